@@ -1,0 +1,35 @@
+/* The embedded HTTP server: libmicrohttpd in external-epoll mode, driven by
+ * the daemon's loop (no thread of its own). Routes are exact paths; only GET
+ * and HEAD are served. Responses larger than a few hundred bytes are gzipped
+ * when the client accepts gzip. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+#include "util.h"
+
+typedef struct httpd httpd_t;
+typedef struct httpd_request httpd_request_t;
+
+typedef struct httpd_response {
+        unsigned status;           /* HTTP status code */
+        const char *content_type;  /* static string */
+        strbuf_t body;             /* filled by the handler */
+} httpd_response_t;
+
+/* Fills `resp` (status defaults to 200, body starts empty). */
+typedef void (*httpd_handler_cb)(const httpd_request_t *req, httpd_response_t *resp, void *userdata);
+
+/* Listens on "ADDR:PORT" ("0.0.0.0:9890", "[::]:9890", ":9890" = all
+ * addresses; port 0 picks a free one). -EINVAL on a malformed address,
+ * -errno from bind/listen. */
+int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret);
+void httpd_free(httpd_t *h);
+int httpd_route(httpd_t *h, const char *path, httpd_handler_cb cb, void *userdata);
+uint16_t httpd_port(const httpd_t *h);
+
+/* A query parameter of the request, or NULL. */
+const char *httpd_request_query(const httpd_request_t *req, const char *key);
+const char *httpd_request_header(const httpd_request_t *req, const char *name);

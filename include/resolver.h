@@ -1,0 +1,43 @@
+/* Asynchronous name resolution through c-ares, driven by the loop (socket
+ * state callback + one timer). Never blocks; getaddrinfo() is never called. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+
+typedef struct resolver resolver_t;
+typedef struct resolve_req resolve_req_t;
+
+/* status: 0 with n >= 1 addresses (port already set), or -errno:
+ * -ENOENT (name does not exist / no address), -ETIMEDOUT, -ECONNREFUSED
+ * (server refused), -EIO (server failure or bad answer), -ENOMEM.
+ * `addrs` is only valid during the callback. */
+typedef void (*resolve_cb)(int status, const struct sockaddr_storage *addrs, size_t n, void *userdata);
+
+int resolver_new(loop_t *loop, resolver_t **ret);
+void resolver_free(resolver_t *r);
+
+/* Resolves `host` (a literal address answers at once, through the loop; the
+ * callback never runs inside this call) to at most `max_addrs` addresses,
+ * IPv4 and IPv6, with `port` set in each. */
+int resolver_lookup(resolver_t *r, const char *host, uint16_t port, size_t max_addrs, resolve_cb cb,
+                    void *userdata, resolve_req_t **ret);
+/* The callback will not run; accepts NULL. */
+void resolver_cancel(resolve_req_t *req);
+
+/* Parses a literal IPv4/IPv6 address (IPv6 with or without brackets) and a
+ * port into *ret. Returns 0 or -EINVAL. */
+int sockaddr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len);
+/* Parses "ADDR:PORT" for listening: "0.0.0.0:9890", "[::1]:9890", or
+ * ":9890" (every address: IPv6 any, dual-stack). Port 0..65535. -EINVAL on
+ * anything else. */
+int sockaddr_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+/* Parses "IP" or "IP:PORT" / "[IPv6]:PORT" (DNS server lists); `default_port`
+ * when none is given. -EINVAL on anything else. */
+int sockaddr_parse_ip_port(const char *s, uint16_t default_port, struct sockaddr_storage *ret, socklen_t *ret_len);
+/* "10.0.0.1:80" or "[::1]:80" (buf of at least 64 bytes). */
+void sockaddr_format(const struct sockaddr *sa, char *buf, size_t size);
+socklen_t sockaddr_len(const struct sockaddr *sa);

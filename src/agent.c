@@ -1,0 +1,1196 @@
+#include "agent.h"
+
+#include <ares.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <json.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "build-config.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "probe.h"
+#include "procmetrics.h"
+#include "resolver.h"
+#include "responder.h"
+#include "results.h"
+#include "sched.h"
+
+#define RELOAD_DEBOUNCE_USEC (200 * USEC_PER_MSEC)
+#define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
+/* A deny row is verified while an allow row reached the same address within
+ * this many of the longer of the two intervals. */
+#define EVIDENCE_WINDOW_INTERVALS 3u
+
+static const double lag_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1 };
+
+typedef struct addr_result {
+        struct sockaddr_storage addr;  /* ss_family 0 when the name did not resolve */
+        outcome_t outcome;
+        verdict_t verdict;
+        uint64_t duration_usec;
+        int error;
+} addr_result_t;
+
+typedef struct row_state row_state_t;
+
+typedef struct probe_slot {
+        row_state_t *row;
+        size_t index;                  /* into row->round */
+        probe_t *probe;
+} probe_slot_t;
+
+struct row_state {
+        agent_t *agent;
+        const row_t *row;              /* in agent->cfg */
+        char *key;                     /* "to|protocol|expect": carries state across reloads */
+        bool supported;                /* this build has a probe for the protocol */
+        bool has_static_addr;          /* the host is an IP literal */
+        struct sockaddr_storage static_addr;
+        sched_job_t *job;
+
+        /* The round in progress. */
+        uint64_t round_deadline;       /* mono µs */
+        loop_timer_t *resolve_timer;   /* bounds name resolution by the deadline */
+        resolve_req_t *resolve;
+        addr_result_t *round;
+        probe_slot_t *slots;
+        size_t n_round;
+        size_t round_pending;
+
+        /* The last completed round. */
+        addr_result_t *last;
+        size_t n_last;
+        verdict_t observed;
+        confirm_state_t confirm;
+        bool verified;
+        uint64_t rounds;
+        uint64_t mismatch_count[_MISMATCH_MAX];
+        uint64_t last_probe_wall;      /* µs since epoch; 0 = never */
+        uint64_t last_change_wall;
+
+        metric_t *m_probes[_OUTCOME_MAX]; /* created on first use */
+        metric_t *m_duration;
+        metric_t *m_verdict[_VERDICT_MAX];
+        metric_t *m_met;
+        metric_t *m_verified;
+        metric_t *m_mismatch[_MISMATCH_MAX];
+        metric_t *m_last_probe;
+        metric_t *m_addresses[_VERDICT_MAX];
+};
+
+struct agent {
+        loop_t *loop;
+        char *config_path;
+        char *cli_identity;
+        char *cli_listen;
+        bool once;
+        config_t *cfg;
+        char *identity;
+        char *listen;                  /* what httpd is bound to */
+        uint16_t responder_port;       /* what the responder is bound to; 0 = none */
+
+        resolver_t *resolver;
+        sched_t *sched;
+        evidence_t *evidence;
+        metrics_t *metrics;
+        httpd_t *httpd;
+        responder_t *responder;
+
+        row_state_t **rows;
+        size_t n_rows;
+        uint64_t max_allow_interval;   /* longest allow-row interval in the plan */
+        unsigned probes_in_flight;
+        size_t once_remaining;
+
+        metric_family_t *f_probes, *f_duration, *f_verdict, *f_met, *f_verified, *f_mismatches, *f_last_probe,
+                *f_addresses;
+        metric_t *m_lag, *m_in_flight, *m_reload_ok, *m_reload_ts;
+
+        int inotify_fd;
+        loop_io_t *inotify_io;
+        loop_timer_t *reload_timer;
+        loop_timer_t *evidence_timer;
+        bool last_reload_ok;
+        uint64_t last_reload_success_wall;
+        char *last_reload_error;
+};
+
+/* ---- metrics ---- */
+
+static int register_families(agent_t *a, const config_t *cfg) {
+        static const char *const l_probe[] = { "from", "to", "protocol", "outcome" };
+        static const char *const l_row[] = { "from", "to", "protocol" };
+        static const char *const l_verdict[] = { "from", "to", "protocol", "expect", "verdict" };
+        static const char *const l_expect[] = { "from", "to", "protocol", "expect" };
+        static const char *const l_mismatch[] = { "from", "to", "protocol", "mismatch" };
+        static const char *const l_addresses[] = { "from", "to", "protocol", "verdict" };
+        static const char *const l_build[] = { "version", "cares", "curl", "microhttpd" };
+        metrics_t *m = a->metrics;
+        metric_family_t *f;
+        int r;
+#define FAMILY(ret, name, help, type, labels, n_labels, buckets, n_buckets, sweep)                             \
+        do {                                                                                                  \
+                r = metrics_family_add(m, name, help, type, labels, n_labels, buckets, n_buckets, sweep, ret); \
+                if (r < 0)                                                                                    \
+                        return r;                                                                             \
+        } while (0)
+        FAMILY(&a->f_probes, "netcanary_probes_total", "Probes finished, by outcome.", METRIC_COUNTER, l_probe, ELEMENTSOF(l_probe),
+               NULL, 0, true);
+        FAMILY(&a->f_duration, "netcanary_probe_duration_seconds",
+               "Time from the first packet to the answer (or the deadline), per probed address.",
+               METRIC_HISTOGRAM, l_row, ELEMENTSOF(l_row), cfg->buckets, cfg->n_buckets, true);
+        FAMILY(&a->f_verdict, "netcanary_verdict",
+               "Confirmed verdict of the row as a state set: 1 for the current verdict.", METRIC_GAUGE, l_verdict, ELEMENTSOF(l_verdict),
+               NULL, 0, true);
+        FAMILY(&a->f_met, "netcanary_expectation_met",
+               "1 when the confirmed verdict is what the row expects (inconclusive is never met).", METRIC_GAUGE,
+               l_expect, ELEMENTSOF(l_expect), NULL, 0, true);
+        FAMILY(&a->f_verified, "netcanary_expectation_verified",
+               "1 when met and, for deny rows, an allow row of this agent reached the same address and port "
+               "recently (local positive control).", METRIC_GAUGE, l_expect, ELEMENTSOF(l_expect), NULL, 0, true);
+        FAMILY(&a->f_mismatches, "netcanary_mismatches_total",
+               "Rounds whose verdict broke the expectation, confirmed or not.", METRIC_COUNTER, l_mismatch, ELEMENTSOF(l_mismatch), NULL,
+               0, true);
+        FAMILY(&a->f_last_probe, "netcanary_last_probe_timestamp_seconds",
+               "Unix time the row's last round finished.", METRIC_GAUGE, l_row, ELEMENTSOF(l_row), NULL, 0, true);
+        FAMILY(&a->f_addresses, "netcanary_target_addresses",
+               "Addresses probed in the row's last round, by verdict.", METRIC_GAUGE, l_addresses, ELEMENTSOF(l_addresses), NULL, 0, true);
+
+        FAMILY(&f, "netcanary_scheduler_lag_seconds", "How late probe rounds start against their slot.",
+               METRIC_HISTOGRAM, NULL, 0, lag_buckets, ELEMENTSOF(lag_buckets), false);
+        if ((r = metric_family_series(f, NULL, &a->m_lag)) < 0)
+                return r;
+        FAMILY(&f, "netcanary_probes_in_flight", "Probes (sockets or lookups) running now.", METRIC_GAUGE,
+               NULL, 0, NULL, 0, false);
+        if ((r = metric_family_series(f, NULL, &a->m_in_flight)) < 0)
+                return r;
+        FAMILY(&f, "netcanary_config_last_reload_successful", "1 when the last config (re)load succeeded.",
+               METRIC_GAUGE, NULL, 0, NULL, 0, false);
+        if ((r = metric_family_series(f, NULL, &a->m_reload_ok)) < 0)
+                return r;
+        FAMILY(&f, "netcanary_config_last_reload_success_timestamp_seconds",
+               "Unix time of the last successful config (re)load.", METRIC_GAUGE, NULL, 0, NULL, 0, false);
+        if ((r = metric_family_series(f, NULL, &a->m_reload_ts)) < 0)
+                return r;
+        FAMILY(&f, "netcanary_build_info", "Build and library versions; always 1.", METRIC_GAUGE, l_build, ELEMENTSOF(l_build), NULL,
+               0, false);
+        char mhd_version[32];
+        snprintf(mhd_version, sizeof mhd_version, "%s", MHD_get_version());
+        const char *build[] = { NETCANARY_VERSION, ares_version(NULL), curl_version_info(CURLVERSION_NOW)->version,
+                                mhd_version };
+        metric_t *info;
+        if ((r = metric_family_series(f, build, &info)) < 0)
+                return r;
+        metric_set(info, 1);
+#undef FAMILY
+        return procmetrics_register(m);
+}
+
+/* Creates (or finds, across reloads) the series of one row. */
+static int row_bind_metrics(agent_t *a, row_state_t *rs) {
+        const row_t *row = rs->row;
+        const char *proto = proto_name(row->target->proto);
+        const char *expect = expect_name(row->expect);
+        const char *base[] = { a->identity, row->to, proto };
+        int r;
+        for (outcome_t o = 0; o < _OUTCOME_MAX; o++) {
+                /* Keep series that already exist (counter continuity); the rest
+                 * are created when the outcome first occurs. */
+                const char *labels[] = { a->identity, row->to, proto, outcome_name(o) };
+                if (metric_family_find(a->f_probes, labels, &rs->m_probes[o]) < 0)
+                        rs->m_probes[o] = NULL;
+        }
+        rs->m_duration = NULL;
+        if (a->cfg->per_row_histograms && (r = metric_family_series(a->f_duration, base, &rs->m_duration)) < 0)
+                return r;
+        for (verdict_t v = 0; v < _VERDICT_MAX; v++) {
+                const char *labels[] = { a->identity, row->to, proto, expect, verdict_name(v) };
+                if ((r = metric_family_series(a->f_verdict, labels, &rs->m_verdict[v])) < 0)
+                        return r;
+                const char *alabels[] = { a->identity, row->to, proto, verdict_name(v) };
+                if ((r = metric_family_series(a->f_addresses, alabels, &rs->m_addresses[v])) < 0)
+                        return r;
+        }
+        const char *elabels[] = { a->identity, row->to, proto, expect };
+        if ((r = metric_family_series(a->f_met, elabels, &rs->m_met)) < 0 ||
+            (r = metric_family_series(a->f_verified, elabels, &rs->m_verified)) < 0 ||
+            (r = metric_family_series(a->f_last_probe, base, &rs->m_last_probe)) < 0)
+                return r;
+        for (mismatch_t mm = MISMATCH_UNEXPECTED_ALLOW; mm < _MISMATCH_MAX; mm++) {
+                const char *labels[] = { a->identity, row->to, proto, mismatch_name(mm) };
+                if ((r = metric_family_series(a->f_mismatches, labels, &rs->m_mismatch[mm])) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Outcome counters are created when an outcome first occurs, so a row costs
+ * series only for what it has seen. */
+static metric_t *row_probe_counter(agent_t *a, row_state_t *rs, outcome_t o) {
+        if (!rs->m_probes[o]) {
+                const char *labels[] = { a->identity, rs->row->to, proto_name(rs->row->target->proto),
+                                         outcome_name(o) };
+                if (metric_family_series(a->f_probes, labels, &rs->m_probes[o]) < 0)
+                        return NULL;
+        }
+        return rs->m_probes[o];
+}
+
+static void row_publish(agent_t *a, row_state_t *rs) {
+        const row_t *row = rs->row;
+        verdict_t v = rs->confirm.confirmed;
+        for (verdict_t i = 0; i < _VERDICT_MAX; i++)
+                metric_set(rs->m_verdict[i], v == i ? 1 : 0);
+        metric_set(rs->m_met, expectation_met(row->expect, v) ? 1 : 0);
+        metric_set(rs->m_verified, rs->verified ? 1 : 0);
+}
+
+/* ---- one round of one row ---- */
+
+static void row_round_abandon(row_state_t *rs) {
+        agent_t *a = rs->agent;
+        resolver_cancel(rs->resolve);
+        rs->resolve = NULL;
+        if (rs->resolve_timer)
+                loop_timer_disarm(rs->resolve_timer);
+        for (size_t i = 0; i < rs->n_round; i++)
+                if (rs->slots[i].probe) {
+                        probe_cancel(rs->slots[i].probe);
+                        rs->slots[i].probe = NULL;
+                        a->probes_in_flight--;
+                }
+        free(rs->round);
+        free(rs->slots);
+        rs->round = NULL;
+        rs->slots = NULL;
+        rs->n_round = rs->round_pending = 0;
+}
+
+static void log_verdict_change(agent_t *a, row_state_t *rs, verdict_t old) {
+        const row_t *row = rs->row;
+        verdict_t v = rs->confirm.confirmed;
+        mismatch_t mm = mismatch_of(row->expect, v);
+        char addr[80] = "";
+        for (size_t i = 0; i < rs->n_last; i++)
+                if (rs->last[i].verdict == v && rs->last[i].addr.ss_family) {
+                        sockaddr_format((struct sockaddr *) &rs->last[i].addr, addr, sizeof addr);
+                        break;
+                }
+        const char *outcome = rs->n_last > 0 ? outcome_name(rs->last[0].outcome) : "";
+        log_event(mm == MISMATCH_UNEXPECTED_ALLOW ? LOG_ERROR : mm != MISMATCH_NONE ? LOG_WARN : LOG_INFO,
+                  "verdict changed", "from", a->identity, "to", row->to, "protocol", proto_name(row->target->proto),
+                  "expect", expect_name(row->expect), "verdict", verdict_name(v), "previous", verdict_name(old),
+                  "mismatch", mismatch_name(mm), "outcome", outcome, "address", addr, NULL);
+}
+
+static void row_round_finish(row_state_t *rs) {
+        agent_t *a = rs->agent;
+        const row_t *row = rs->row;
+        uint64_t now = mono_usec(), now_wall = wall_usec();
+        size_t count[_VERDICT_MAX] = { 0 };
+        verdict_t verdicts[CONFIG_MAX_ADDRESSES];
+        size_t n = rs->n_round;
+
+        for (size_t i = 0; i < n; i++) {
+                addr_result_t *res = &rs->round[i];
+                res->verdict = verdict_from_outcome(res->outcome, row->target->refused_means_allowed);
+                verdicts[i] = res->verdict;
+                count[res->verdict]++;
+                metric_t *c = row_probe_counter(a, rs, res->outcome);
+                if (c)
+                        metric_inc(c);
+                if (rs->m_duration && res->outcome != OUTCOME_DNS_ERROR && res->outcome != OUTCOME_LOCAL_ERROR)
+                        metric_observe(rs->m_duration, (double) res->duration_usec / 1e6);
+                if (row->expect == EXPECT_ALLOW && res->verdict == VERDICT_ALLOWED && res->addr.ss_family)
+                        (void) evidence_record(a->evidence, (struct sockaddr *) &res->addr, now);
+        }
+        rs->observed = verdict_combine(row->expect, verdicts, n);
+        mismatch_t mm = mismatch_of(row->expect, rs->observed);
+        if (mm != MISMATCH_NONE) {
+                rs->mismatch_count[mm]++;
+                metric_inc(rs->m_mismatch[mm]);
+        }
+        verdict_t old = rs->confirm.confirmed;
+        if (confirm_feed(&rs->confirm, rs->observed, row->confirm)) {
+                rs->last_change_wall = now_wall;
+                if (old != VERDICT_UNKNOWN || mismatch_of(row->expect, rs->confirm.confirmed) != MISMATCH_NONE)
+                        log_verdict_change(a, rs, old);
+        }
+
+        /* Keep this round as the last one. */
+        free(rs->last);
+        rs->last = rs->round;
+        rs->n_last = n;
+        rs->round = NULL;
+        free(rs->slots);
+        rs->slots = NULL;
+        rs->n_round = 0;
+
+        bool met = expectation_met(row->expect, rs->confirm.confirmed);
+        rs->verified = met && rs->observed == rs->confirm.confirmed;
+        if (rs->verified && row->expect == EXPECT_DENY) {
+                uint64_t longest = row->interval_usec > a->max_allow_interval ? row->interval_usec
+                                                                               : a->max_allow_interval;
+                uint64_t window = EVIDENCE_WINDOW_INTERVALS * longest;
+                for (size_t i = 0; i < rs->n_last && rs->verified; i++)
+                        if (!rs->last[i].addr.ss_family ||
+                            !evidence_fresh(a->evidence, (struct sockaddr *) &rs->last[i].addr, now, window))
+                                rs->verified = false;
+        }
+        for (verdict_t v = 0; v < _VERDICT_MAX; v++)
+                metric_set(rs->m_addresses[v], (double) count[v]);
+        metric_set(rs->m_last_probe, (double) now_wall / 1e6);
+        rs->last_probe_wall = now_wall;
+        rs->rounds++;
+        row_publish(a, rs);
+
+        sched_job_done(rs->job);
+        if (a->once && rs->rounds == 1 && a->once_remaining > 0 && --a->once_remaining == 0)
+                loop_quit(a->loop);
+}
+
+static void on_probe_done(const probe_result_t *result, void *userdata) {
+        probe_slot_t *slot = userdata;
+        row_state_t *rs = slot->row;
+        addr_result_t *res = &rs->round[slot->index];
+        slot->probe = NULL;
+        rs->agent->probes_in_flight--;
+        res->outcome = result->outcome;
+        res->duration_usec = result->duration_usec;
+        res->error = result->error;
+        if (--rs->round_pending == 0)
+                row_round_finish(rs);
+}
+
+/* Finishes the round with one result that has no address (the name did not
+ * resolve, or no memory to probe). */
+static void row_round_single(row_state_t *rs, outcome_t outcome, int error) {
+        rs->round = calloc(1, sizeof *rs->round);
+        rs->n_round = rs->round ? 1 : 0;
+        if (rs->round) {
+                rs->round[0].outcome = outcome;
+                rs->round[0].error = error;
+        }
+        row_round_finish(rs);
+}
+
+/* Starts one probe per address; the round finishes when the last one answers. */
+static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addrs, size_t n) {
+        agent_t *a = rs->agent;
+        rs->round = calloc(n, sizeof *rs->round);
+        rs->slots = calloc(n, sizeof *rs->slots);
+        if (!rs->round || !rs->slots) {
+                free(rs->round);
+                free(rs->slots);
+                rs->round = NULL;
+                rs->slots = NULL;
+                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOMEM);
+                return;
+        }
+        rs->n_round = n;
+        rs->round_pending = n;
+        for (size_t i = 0; i < n; i++) {
+                rs->round[i].addr = addrs[i];
+                rs->slots[i] = (probe_slot_t) { .row = rs, .index = i };
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct sockaddr *sa = (const struct sockaddr *) &addrs[i];
+                int r = rs->row->target->proto == PROTO_UDP
+                                ? probe_udp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                                  &rs->slots[i].probe)
+                                : probe_tcp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                                  &rs->slots[i].probe);
+                if (r < 0) {
+                        rs->round[i].outcome = OUTCOME_LOCAL_ERROR;
+                        rs->round[i].error = -r;
+                        rs->round_pending--;
+                        continue;
+                }
+                a->probes_in_flight++;
+        }
+        if (rs->round_pending == 0)
+                row_round_finish(rs);
+}
+
+static void on_resolved(int status, const struct sockaddr_storage *addrs, size_t n, void *userdata) {
+        row_state_t *rs = userdata;
+        rs->resolve = NULL;
+        rs->agent->probes_in_flight--;
+        loop_timer_disarm(rs->resolve_timer);
+        if (status < 0) {
+                if (log_enabled(LOG_DEBUG))
+                        log_event(LOG_DEBUG, "name did not resolve", "to", rs->row->to, "host",
+                                  rs->row->target->net.host, "error", strerror(-status), NULL);
+                row_round_single(rs, OUTCOME_DNS_ERROR, -status);
+                return;
+        }
+        row_round_probe(rs, addrs, n);
+}
+
+static void on_resolve_deadline(loop_timer_t *t, void *userdata) {
+        row_state_t *rs = userdata;
+        resolver_cancel(rs->resolve);
+        rs->resolve = NULL;
+        rs->agent->probes_in_flight--;
+        row_round_single(rs, OUTCOME_DNS_ERROR, ETIMEDOUT);
+}
+
+static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
+        row_state_t *rs = userdata;
+        agent_t *a = rs->agent;
+        const row_t *row = rs->row;
+        metric_observe(a->m_lag, (double) lag_usec / 1e6);
+        rs->round_deadline = mono_usec() + row->timeout_usec;
+        if (rs->has_static_addr) {
+                row_round_probe(rs, &rs->static_addr, 1);
+                return;
+        }
+        if (!rs->resolve_timer &&
+            loop_timer_new(a->loop, on_resolve_deadline, rs, "resolve-deadline", &rs->resolve_timer) < 0) {
+                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOMEM);
+                return;
+        }
+        size_t max = row->target->net.each_address ? CONFIG_MAX_ADDRESSES : 1;
+        int r = resolver_lookup(a->resolver, row->target->net.host, row->target->net.port, max, on_resolved, rs,
+                                &rs->resolve);
+        if (r < 0) {
+                row_round_single(rs, OUTCOME_LOCAL_ERROR, -r);
+                return;
+        }
+        a->probes_in_flight++;
+        loop_timer_arm(rs->resolve_timer, rs->round_deadline);
+}
+
+/* ---- the plan ---- */
+
+static void row_state_free(row_state_t *rs) {
+        if (!rs)
+                return;
+        row_round_abandon(rs);
+        sched_cancel(rs->job);
+        loop_timer_free(rs->resolve_timer);
+        free(rs->last);
+        free(rs->key);
+        free(rs);
+}
+
+static char *row_key(const row_t *row) {
+        char *key = NULL;
+        if (asprintf(&key, "%s|%s|%s", row->to, proto_name(row->target->proto), expect_name(row->expect)) < 0)
+                return NULL;
+        return key;
+}
+
+static bool proto_supported(proto_t p) {
+        return p == PROTO_TCP || p == PROTO_UDP;
+}
+
+/* Builds row states for `cfg`, carrying results over from `old` rows with the
+ * same key. Does not schedule. */
+static int plan_build(agent_t *a, const config_t *cfg, const char *identity, row_state_t ***ret_rows,
+                      size_t *ret_n, row_state_t **old, size_t n_old) {
+        const row_t **plan = NULL;
+        int n = config_plan(cfg, identity, &plan);
+        if (n < 0)
+                return n;
+        row_state_t **rows = calloc((size_t) n + 1, sizeof *rows);
+        if (!rows) {
+                free(plan);
+                return -ENOMEM;
+        }
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                row_state_t *rs = calloc(1, sizeof *rs);
+                if (!rs) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                rows[i] = rs;
+                rs->agent = a;
+                rs->row = plan[i];
+                rs->observed = VERDICT_UNKNOWN;
+                confirm_init(&rs->confirm);
+                rs->supported = proto_supported(plan[i]->target->proto);
+                if (!(rs->key = row_key(plan[i]))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (rs->supported) {
+                        socklen_t len;
+                        rs->has_static_addr = sockaddr_from_literal(plan[i]->target->net.host,
+                                                                    plan[i]->target->net.port, &rs->static_addr,
+                                                                    &len) == 0;
+                }
+                for (size_t j = 0; j < n_old; j++) {
+                        row_state_t *o = old[j];
+                        if (!o || strcmp(o->key, rs->key) != 0)
+                                continue;
+                        rs->observed = o->observed;
+                        rs->confirm = o->confirm;
+                        rs->verified = o->verified;
+                        rs->rounds = o->rounds;
+                        memcpy(rs->mismatch_count, o->mismatch_count, sizeof rs->mismatch_count);
+                        rs->last_probe_wall = o->last_probe_wall;
+                        rs->last_change_wall = o->last_change_wall;
+                        if (o->n_last > 0 && (rs->last = malloc(o->n_last * sizeof *rs->last))) {
+                                memcpy(rs->last, o->last, o->n_last * sizeof *rs->last);
+                                rs->n_last = o->n_last;
+                        }
+                        break;
+                }
+        }
+        free(plan);
+        *ret_rows = rows;
+        *ret_n = (size_t) n;
+        return 0;
+fail:
+        for (int i = 0; i < n; i++)
+                row_state_free(rows[i]);
+        free(rows);
+        free(plan);
+        return r;
+}
+
+static int plan_bind_and_schedule(agent_t *a) {
+        a->max_allow_interval = 0;
+        for (size_t i = 0; i < a->n_rows; i++) {
+                const row_t *row = a->rows[i]->row;
+                if (row->expect == EXPECT_ALLOW && a->rows[i]->supported && row->interval_usec > a->max_allow_interval)
+                        a->max_allow_interval = row->interval_usec;
+        }
+        a->once_remaining = 0;
+        for (size_t i = 0; i < a->n_rows; i++) {
+                row_state_t *rs = a->rows[i];
+                if (!rs->supported)
+                        continue;
+                int r = row_bind_metrics(a, rs);
+                if (r < 0)
+                        return r;
+                if (rs->rounds > 0)
+                        row_publish(a, rs);
+                char name[CONFIG_MAX_NAME_LEN * 2 + 8];
+                snprintf(name, sizeof name, "%s->%s", a->identity, rs->row->to);
+                r = sched_add(a->sched, rs->row->interval_usec, sched_phase(rs->key, rs->row->interval_usec),
+                              a->once, on_row_due, rs, name, &rs->job);
+                if (r < 0)
+                        return r;
+                a->once_remaining++;
+        }
+        return 0;
+}
+
+static void rows_free(row_state_t **rows, size_t n) {
+        for (size_t i = 0; rows && i < n; i++)
+                row_state_free(rows[i]);
+        free(rows);
+}
+
+/* ---- config (re)load ---- */
+
+static void set_reload_state(agent_t *a, bool ok, const char *error) {
+        a->last_reload_ok = ok;
+        metric_set(a->m_reload_ok, ok ? 1 : 0);
+        free(a->last_reload_error);
+        a->last_reload_error = error ? strdup(error) : NULL;
+        if (ok) {
+                a->last_reload_success_wall = wall_usec();
+                metric_set(a->m_reload_ts, (double) a->last_reload_success_wall / 1e6);
+        }
+}
+
+static const char *effective_listen(const agent_t *a, const config_t *cfg) {
+        return a->cli_listen ? a->cli_listen : cfg->listen;
+}
+
+/* Binds what `cfg` needs that differs from what runs now; nothing changes on failure. */
+static int rebind(agent_t *a, const config_t *cfg, httpd_t **ret_httpd, responder_t **ret_responder,
+                  config_errors_t *errs) {
+        *ret_httpd = NULL;
+        *ret_responder = NULL;
+        const char *listen = effective_listen(a, cfg);
+        if (!a->once && (!a->listen || strcmp(listen, a->listen) != 0)) {
+                /* Free the old port first when only the address part differs would
+                 * race with clients; bind the new one next to the old instead. */
+                int r = httpd_new(a->loop, listen, ret_httpd);
+                if (r < 0) {
+                        config_errors_add(errs, "agent.listen: cannot listen on %s: %s", listen, strerror(-r));
+                        return r;
+                }
+        }
+        if (cfg->responder_port != a->responder_port && cfg->responder_port != 0) {
+                int r = responder_new(a->loop, cfg->responder_port, ret_responder);
+                if (r < 0 && !(a->once && r == -EADDRINUSE)) {
+                        config_errors_add(errs, "agent.responder.port: cannot bind TCP and UDP port %u: %s",
+                                          cfg->responder_port, strerror(-r));
+                        httpd_free(*ret_httpd);
+                        *ret_httpd = NULL;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void install_routes(agent_t *a, httpd_t *h);
+
+/* Applies a parsed config: new plan, new binds, metrics swept. Takes `cfg`
+ * on success; on failure leaves the running state untouched. */
+static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
+        const char *identity = config_effective_identity(cfg, a->cli_identity);
+        if (!config_name_valid(identity)) {
+                config_errors_add(errs, "identity \"%s\" is not a valid name (1-253 letters, digits, '.', '_', '-')",
+                                  identity);
+                return -EINVAL;
+        }
+        char *new_identity = strdup(identity);
+        if (!new_identity)
+                return -ENOMEM;
+        httpd_t *new_httpd;
+        responder_t *new_responder;
+        int r = rebind(a, cfg, &new_httpd, &new_responder, errs);
+        if (r < 0) {
+                free(new_identity);
+                return r;
+        }
+        row_state_t **rows;
+        size_t n_rows;
+        /* Results carry over only when the identity (the `from` label) stays. */
+        bool same_identity = a->identity && strcmp(a->identity, new_identity) == 0;
+        r = plan_build(a, cfg, new_identity, &rows, &n_rows, same_identity ? a->rows : NULL,
+                       same_identity ? a->n_rows : 0);
+        if (r < 0) {
+                httpd_free(new_httpd);
+                responder_free(new_responder);
+                free(new_identity);
+                config_errors_add(errs, "cannot build the plan: %s", strerror(-r));
+                return r;
+        }
+
+        /* Point of no return: swap everything in. */
+        rows_free(a->rows, a->n_rows);
+        a->rows = rows;
+        a->n_rows = n_rows;
+        free(a->identity);
+        a->identity = new_identity;
+        config_t *old_cfg = a->cfg;
+        a->cfg = cfg;
+        if (new_httpd) {
+                httpd_free(a->httpd);
+                a->httpd = new_httpd;
+                install_routes(a, a->httpd);
+                free(a->listen);
+                a->listen = strdup(effective_listen(a, cfg));
+                char port[8];
+                snprintf(port, sizeof port, "%u", httpd_port(a->httpd));
+                log_event(LOG_INFO, "listening", "address", a->listen ? a->listen : "", "port", port, NULL);
+        }
+        if (new_responder || cfg->responder_port == 0) {
+                responder_free(a->responder);
+                a->responder = new_responder;
+        }
+        a->responder_port = cfg->responder_port;
+        sched_set_max_in_flight(a->sched, cfg->max_in_flight);
+
+        metrics_generation_begin(a->metrics);
+        r = metric_family_set_buckets(a->f_duration, cfg->buckets, cfg->n_buckets);
+        if (r >= 0)
+                r = plan_bind_and_schedule(a);
+        metrics_generation_sweep(a->metrics);
+        config_free(old_cfg);
+        if (r < 0)
+                log_event(LOG_ERROR, "cannot schedule every row", "error", strerror(-r), NULL);
+        return 0;
+}
+
+int agent_reload(agent_t *a, const char *why) {
+        if (!a->config_path) {
+                log_event(LOG_INFO, "no config file to reload: running the embedded default", "trigger", why, NULL);
+                return 0;
+        }
+        config_errors_t errs;
+        config_errors_init(&errs);
+        config_t *cfg = NULL;
+        int r = config_load_file(a->config_path, &cfg, &errs);
+        if (r >= 0 && cfg->content_hash == a->cfg->content_hash) {
+                /* Same bytes as the running config (an event for another file in
+                 * the directory, a touch, or a bad file put back): nothing to
+                 * apply, but a SIGHUP or a recovery is a successful reload. */
+                config_free(cfg);
+                config_errors_free(&errs);
+                if (!a->last_reload_ok || strcmp(why, "SIGHUP") == 0) {
+                        log_event(LOG_INFO, "config unchanged", "path", a->config_path, "trigger", why, NULL);
+                        set_reload_state(a, true, NULL);
+                }
+                return 0;
+        }
+        if (r >= 0) {
+                r = apply_config(a, cfg, &errs);
+                if (r < 0)
+                        config_free(cfg); /* not taken */
+        }
+        if (r < 0) {
+                char *joined = config_errors_join(&errs);
+                log_event(LOG_ERROR, "config reload rejected", "path", a->config_path, "trigger", why, "error",
+                          joined ? joined : strerror(-r), "keeping", a->cfg->source, NULL);
+                set_reload_state(a, false, joined ? joined : strerror(-r));
+                free(joined);
+                config_errors_free(&errs);
+                return r;
+        }
+        char rows[32];
+        snprintf(rows, sizeof rows, "%zu", a->n_rows);
+        log_event(LOG_INFO, "config reloaded", "path", a->config_path, "trigger", why, "identity", a->identity,
+                  "rows", rows, NULL);
+        set_reload_state(a, true, NULL);
+        config_errors_free(&errs);
+        return 0;
+}
+
+static void on_reload_timer(loop_timer_t *t, void *userdata) {
+        agent_reload(userdata, "file change");
+}
+
+static void on_inotify(loop_io_t *io, int fd, uint32_t events, void *userdata) {
+        agent_t *a = userdata;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool any = false;
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n <= 0)
+                        break;
+                any = true;
+        }
+        /* Debounce: a ConfigMap swap is several events; reload once they settle. */
+        if (any)
+                loop_timer_arm(a->reload_timer, mono_usec() + RELOAD_DEBOUNCE_USEC);
+}
+
+/* Watches the config file's directory: editors and kubelet replace files
+ * (rename, symlink swap) rather than write them in place. */
+static int watch_config(agent_t *a) {
+        char *dir = strdup(a->config_path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        int r = 0;
+        a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (a->inotify_fd < 0)
+                r = -errno;
+        else if (inotify_add_watch(a->inotify_fd, dir,
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0)
+                r = -errno;
+        if (r == 0)
+                r = loop_timer_new(a->loop, on_reload_timer, a, "config-reload", &a->reload_timer);
+        if (r == 0)
+                r = loop_io_add(a->loop, a->inotify_fd, EPOLLIN, on_inotify, a, "config-watch", &a->inotify_io);
+        if (r < 0)
+                log_event(LOG_WARN, "cannot watch the config directory; reload with SIGHUP", "dir", dir, "error",
+                          strerror(-r), NULL);
+        free(dir);
+        return r;
+}
+
+static void on_evidence_gc(loop_timer_t *t, void *userdata) {
+        agent_t *a = userdata;
+        uint64_t now = mono_usec();
+        uint64_t keep = EVIDENCE_WINDOW_INTERVALS * (a->max_allow_interval ? a->max_allow_interval : USEC_PER_SEC) * 2;
+        if (now > keep)
+                evidence_expire(a->evidence, now - keep);
+        loop_timer_arm(t, now + EVIDENCE_GC_USEC);
+}
+
+/* ---- HTTP endpoints ---- */
+
+static bool agent_ready(const agent_t *a, size_t *ret_waiting) {
+        size_t waiting = 0;
+        for (size_t i = 0; i < a->n_rows; i++)
+                if (a->rows[i]->supported && a->rows[i]->rounds == 0)
+                        waiting++;
+        if (ret_waiting)
+                *ret_waiting = waiting;
+        return a->cfg && waiting == 0;
+}
+
+static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        agent_t *a = userdata;
+        metric_set(a->m_in_flight, a->probes_in_flight);
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        (void) sb_reserve(&resp->body, 64 * 1024);
+        metrics_render(a->metrics, &resp->body);
+}
+
+static void handle_healthz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        sb_puts(&resp->body, "ok\n");
+}
+
+static void handle_readyz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        agent_t *a = userdata;
+        size_t waiting;
+        if (agent_ready(a, &waiting)) {
+                sb_puts(&resp->body, "ready\n");
+                return;
+        }
+        resp->status = 503;
+        sb_printf(&resp->body, "not ready: %zu of %zu rows have not finished their first round\n", waiting,
+                  a->n_rows);
+}
+
+static void handle_matrix(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        resp->content_type = "application/json";
+        agent_matrix_json(userdata, &resp->body);
+}
+
+static void handle_index(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        agent_t *a = userdata;
+        sb_printf(&resp->body,
+                  "netcanary %s, identity %s\n\n"
+                  "/metrics         Prometheus metrics\n"
+                  "/api/v1/matrix   every row's expectation, verdict and outcome per address (JSON)\n"
+                  "/healthz         liveness\n"
+                  "/readyz          readiness: config loaded and every row probed once\n",
+                  NETCANARY_VERSION, a->identity);
+}
+
+static void install_routes(agent_t *a, httpd_t *h) {
+        /* Route registration only allocates; on failure the endpoint answers 404. */
+        (void) httpd_route(h, "/metrics", handle_metrics, a);
+        (void) httpd_route(h, "/healthz", handle_healthz, a);
+        (void) httpd_route(h, "/readyz", handle_readyz, a);
+        (void) httpd_route(h, "/api/v1/matrix", handle_matrix, a);
+        (void) httpd_route(h, "/", handle_index, a);
+}
+
+/* ---- reports ---- */
+
+static void put_json_time(strbuf_t *out, uint64_t wall) {
+        if (wall == 0)
+                sb_puts(out, "null");
+        else
+                sb_put_double(out, (double) (wall / 1000) / 1e3);
+}
+
+int agent_matrix_json(agent_t *a, strbuf_t *out) {
+        sb_puts(out, "{\"identity\":");
+        sb_put_json_string(out, a->identity);
+        sb_puts(out, ",\"version\":");
+        sb_put_json_string(out, NETCANARY_VERSION);
+        sb_puts(out, ",\"config\":{\"source\":");
+        sb_put_json_string(out, a->cfg->source);
+        sb_printf(out, ",\"last_reload_successful\":%s,\"last_reload_success_timestamp\":",
+                  a->last_reload_ok ? "true" : "false");
+        put_json_time(out, a->last_reload_success_wall);
+        sb_puts(out, ",\"last_reload_error\":");
+        if (a->last_reload_error)
+                sb_put_json_string(out, a->last_reload_error);
+        else
+                sb_puts(out, "null");
+        sb_printf(out, "},\"ready\":%s,\"rows\":[", agent_ready(a, NULL) ? "true" : "false");
+        for (size_t i = 0; i < a->n_rows; i++) {
+                const row_state_t *rs = a->rows[i];
+                const row_t *row = rs->row;
+                verdict_t v = rs->confirm.confirmed;
+                if (i > 0)
+                        sb_putc(out, ',');
+                sb_printf(out, "{\"index\":%zu,\"from\":", row->index);
+                sb_put_json_string(out, a->identity);
+                sb_puts(out, ",\"to\":");
+                sb_put_json_string(out, row->to);
+                sb_printf(out, ",\"protocol\":\"%s\",\"expect\":\"%s\",\"supported\":%s",
+                          proto_name(row->target->proto), expect_name(row->expect), rs->supported ? "true" : "false");
+                if (!rs->supported)
+                        sb_printf(out, ",\"error\":\"%s probes are not supported by this build yet\"",
+                                  proto_name(row->target->proto));
+                sb_puts(out, ",\"interval_seconds\":");
+                sb_put_double(out, (double) row->interval_usec / 1e6);
+                sb_puts(out, ",\"timeout_seconds\":");
+                sb_put_double(out, (double) row->timeout_usec / 1e6);
+                sb_printf(out, ",\"confirm\":%u,\"verdict\":\"%s\",\"observed\":\"%s\",\"met\":%s,\"verified\":%s,"
+                          "\"mismatch\":\"%s\",\"rounds\":%llu,"
+                          "\"mismatches\":{\"unexpected_allow\":%llu,\"unexpected_deny\":%llu},\"last_probe\":",
+                          row->confirm, verdict_name(v), verdict_name(rs->observed),
+                          expectation_met(row->expect, v) ? "true" : "false", rs->verified ? "true" : "false",
+                          mismatch_name(mismatch_of(row->expect, v)), (unsigned long long) rs->rounds,
+                          (unsigned long long) rs->mismatch_count[MISMATCH_UNEXPECTED_ALLOW],
+                          (unsigned long long) rs->mismatch_count[MISMATCH_UNEXPECTED_DENY]);
+                put_json_time(out, rs->last_probe_wall);
+                sb_puts(out, ",\"last_change\":");
+                put_json_time(out, rs->last_change_wall);
+                sb_puts(out, ",\"addresses\":[");
+                for (size_t j = 0; j < rs->n_last; j++) {
+                        const addr_result_t *res = &rs->last[j];
+                        char addr[80] = "";
+                        if (res->addr.ss_family)
+                                sockaddr_format((const struct sockaddr *) &res->addr, addr, sizeof addr);
+                        if (j > 0)
+                                sb_putc(out, ',');
+                        sb_puts(out, "{\"address\":");
+                        if (res->addr.ss_family)
+                                sb_put_json_string(out, addr);
+                        else
+                                sb_puts(out, "null");
+                        sb_printf(out, ",\"outcome\":\"%s\",\"verdict\":\"%s\",\"duration_seconds\":",
+                                  outcome_name(res->outcome), verdict_name(res->verdict));
+                        sb_put_double(out, (double) res->duration_usec / 1e6);
+                        if (res->error) {
+                                sb_puts(out, ",\"error\":");
+                                sb_put_json_string(out, strerror(res->error));
+                        }
+                        sb_putc(out, '}');
+                }
+                sb_puts(out, "]}");
+        }
+        sb_puts(out, "]}\n");
+        return out->oom ? -ENOMEM : 0;
+}
+
+static bool row_met(const row_state_t *rs) {
+        return rs->supported && expectation_met(rs->row->expect, rs->confirm.confirmed);
+}
+
+void agent_summary(const agent_t *a, agent_summary_t *ret) {
+        *ret = (agent_summary_t) { .rows = (unsigned) a->n_rows };
+        for (size_t i = 0; i < a->n_rows; i++) {
+                const row_state_t *rs = a->rows[i];
+                if (row_met(rs))
+                        ret->met++;
+                else if (rs->supported && mismatch_of(rs->row->expect, rs->confirm.confirmed) != MISMATCH_NONE)
+                        ret->mismatched++;
+                else
+                        ret->inconclusive++;
+        }
+}
+
+static const char *row_result_word(const row_state_t *rs) {
+        if (!rs->supported)
+                return "unsupported";
+        if (row_met(rs))
+                return rs->verified ? "met" : "met (unverified)";
+        mismatch_t mm = mismatch_of(rs->row->expect, rs->confirm.confirmed);
+        if (mm != MISMATCH_NONE)
+                return mismatch_name(mm);
+        return "inconclusive";
+}
+
+static void put_addresses_text(strbuf_t *out, const row_state_t *rs) {
+        for (size_t j = 0; j < rs->n_last; j++) {
+                const addr_result_t *res = &rs->last[j];
+                char addr[80] = "-";
+                if (res->addr.ss_family)
+                        sockaddr_format((const struct sockaddr *) &res->addr, addr, sizeof addr);
+                sb_printf(out, "%s%s %s %.3fms", j ? ", " : "", addr, outcome_name(res->outcome),
+                          (double) res->duration_usec / 1e3);
+        }
+}
+
+int agent_report_table(agent_t *a, strbuf_t *out) {
+        int w_to = 2;
+        for (size_t i = 0; i < a->n_rows; i++) {
+                int n = (int) strlen(a->rows[i]->row->to);
+                if (n > w_to)
+                        w_to = n;
+        }
+        int w_from = (int) strlen(a->identity) > 4 ? (int) strlen(a->identity) : 4;
+        sb_printf(out, "%-*s  %-*s  %-5s  %-6s  %-12s  %-16s  %s\n", w_from, "FROM", w_to, "TO", "PROTO", "EXPECT",
+                  "VERDICT", "RESULT", "ADDRESSES");
+        for (size_t i = 0; i < a->n_rows; i++) {
+                const row_state_t *rs = a->rows[i];
+                sb_printf(out, "%-*s  %-*s  %-5s  %-6s  %-12s  %-16s  ", w_from, a->identity, w_to, rs->row->to,
+                          proto_name(rs->row->target->proto), expect_name(rs->row->expect),
+                          verdict_name(rs->confirm.confirmed), row_result_word(rs));
+                put_addresses_text(out, rs);
+                sb_putc(out, '\n');
+        }
+        agent_summary_t sum;
+        agent_summary(a, &sum);
+        sb_printf(out, "\n%u rows: %u met, %u mismatched, %u inconclusive or unsupported\n", sum.rows, sum.met,
+                  sum.mismatched, sum.inconclusive);
+        return out->oom ? -ENOMEM : 0;
+}
+
+static void put_xml(strbuf_t *out, const char *s) {
+        for (const char *p = s; *p; p++) {
+                switch (*p) {
+                case '<': sb_puts(out, "&lt;"); break;
+                case '>': sb_puts(out, "&gt;"); break;
+                case '&': sb_puts(out, "&amp;"); break;
+                case '"': sb_puts(out, "&quot;"); break;
+                case '\'': sb_puts(out, "&apos;"); break;
+                default:
+                        if ((unsigned char) *p >= 0x20 || *p == '\t' || *p == '\n')
+                                sb_putc(out, *p);
+                }
+        }
+}
+
+int agent_report_junit(agent_t *a, strbuf_t *out) {
+        agent_summary_t sum;
+        agent_summary(a, &sum);
+        unsigned skipped = 0;
+        double total_seconds = 0;
+        for (size_t i = 0; i < a->n_rows; i++) {
+                if (!a->rows[i]->supported)
+                        skipped++;
+                for (size_t j = 0; j < a->rows[i]->n_last; j++)
+                        total_seconds += (double) a->rows[i]->last[j].duration_usec / 1e6;
+        }
+        unsigned errors = sum.inconclusive - skipped;
+        sb_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        sb_printf(out, "<testsuites name=\"netcanary\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\">\n",
+                  sum.rows, sum.mismatched, errors, skipped);
+        sb_puts(out, "  <testsuite name=\"netcanary.");
+        put_xml(out, a->identity);
+        sb_printf(out, "\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.6f\">\n", sum.rows,
+                  sum.mismatched, errors, skipped, total_seconds);
+        for (size_t i = 0; i < a->n_rows; i++) {
+                const row_state_t *rs = a->rows[i];
+                const row_t *row = rs->row;
+                double seconds = 0;
+                for (size_t j = 0; j < rs->n_last; j++)
+                        seconds += (double) rs->last[j].duration_usec / 1e6;
+                sb_puts(out, "    <testcase classname=\"netcanary.");
+                put_xml(out, a->identity);
+                sb_puts(out, "\" name=\"");
+                put_xml(out, a->identity);
+                sb_puts(out, " -&gt; ");
+                put_xml(out, row->to);
+                sb_printf(out, " (%s, expect %s)\" time=\"%.6f\"", proto_name(row->target->proto),
+                          expect_name(row->expect), seconds);
+                strbuf_t detail;
+                sb_init(&detail, 0);
+                sb_printf(&detail, "expected %s, observed %s: ", expect_name(row->expect),
+                          verdict_name(rs->confirm.confirmed));
+                put_addresses_text(&detail, rs);
+                const char *d = detail.data ? detail.data : "";
+                mismatch_t mm = mismatch_of(row->expect, rs->confirm.confirmed);
+                if (!rs->supported) {
+                        sb_printf(out, ">\n      <skipped message=\"%s probes are not supported by this build yet\"/>\n"
+                                       "    </testcase>\n", proto_name(row->target->proto));
+                } else if (mm != MISMATCH_NONE) {
+                        sb_printf(out, ">\n      <failure type=\"%s\" message=\"", mismatch_name(mm));
+                        put_xml(out, d);
+                        sb_puts(out, "\"/>\n    </testcase>\n");
+                } else if (!row_met(rs)) {
+                        sb_puts(out, ">\n      <error type=\"inconclusive\" message=\"");
+                        put_xml(out, d);
+                        sb_puts(out, "\"/>\n    </testcase>\n");
+                } else
+                        sb_puts(out, "/>\n");
+                sb_free(&detail);
+        }
+        sb_puts(out, "  </testsuite>\n</testsuites>\n");
+        return out->oom ? -ENOMEM : 0;
+}
+
+/* ---- lifetime ---- */
+
+const char *agent_identity(const agent_t *a) {
+        return a->identity;
+}
+
+uint16_t agent_http_port(const agent_t *a) {
+        return a->httpd ? httpd_port(a->httpd) : 0;
+}
+
+void agent_free(agent_t *a) {
+        if (!a)
+                return;
+        rows_free(a->rows, a->n_rows);
+        loop_io_remove(a->inotify_io);
+        if (a->inotify_fd >= 0)
+                close(a->inotify_fd);
+        loop_timer_free(a->reload_timer);
+        loop_timer_free(a->evidence_timer);
+        httpd_free(a->httpd);
+        responder_free(a->responder);
+        resolver_free(a->resolver);
+        if (a->sched)
+                sched_free(a->sched);
+        evidence_free(a->evidence);
+        metrics_free(a->metrics);
+        config_free(a->cfg);
+        free(a->identity);
+        free(a->listen);
+        free(a->config_path);
+        free(a->cli_identity);
+        free(a->cli_listen);
+        free(a->last_reload_error);
+        free(a);
+}
+
+int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t **ret) {
+        agent_t *a = calloc(1, sizeof *a);
+        if (!a) {
+                config_free(cfg);
+                return -ENOMEM;
+        }
+        a->loop = loop;
+        a->inotify_fd = -1;
+        a->once = opts->once;
+        int r = -ENOMEM;
+        if ((opts->config_path && !(a->config_path = strdup(opts->config_path))) ||
+            (opts->identity && !(a->cli_identity = strdup(opts->identity))) ||
+            (opts->listen && !(a->cli_listen = strdup(opts->listen))))
+                goto fail;
+        if ((r = metrics_new(&a->metrics)) < 0 || (r = register_families(a, cfg)) < 0 ||
+            (r = evidence_new(&a->evidence)) < 0 || (r = resolver_new(loop, &a->resolver)) < 0 ||
+            (r = sched_new(loop, cfg->max_in_flight, &a->sched)) < 0)
+                goto fail;
+
+        config_errors_t errs;
+        config_errors_init(&errs);
+        r = apply_config(a, cfg, &errs);
+        if (r < 0) {
+                char *joined = config_errors_join(&errs);
+                log_event(LOG_ERROR, "cannot start", "error", joined ? joined : strerror(-r), NULL);
+                free(joined);
+                config_errors_free(&errs);
+                goto fail;
+        }
+        cfg = NULL; /* owned by the agent now */
+        config_errors_free(&errs);
+        set_reload_state(a, true, NULL);
+
+        if (!a->once) {
+                if ((r = loop_timer_new(loop, on_evidence_gc, a, "evidence-gc", &a->evidence_timer)) < 0)
+                        goto fail;
+                loop_timer_arm(a->evidence_timer, mono_usec() + EVIDENCE_GC_USEC);
+                if (a->config_path)
+                        (void) watch_config(a);
+        } else if (a->once_remaining == 0)
+                loop_quit(loop);
+
+        char rows[32];
+        snprintf(rows, sizeof rows, "%zu", a->n_rows);
+        log_event(a->once ? LOG_DEBUG : LOG_INFO, "config loaded", "source", a->cfg->source, "identity",
+                  a->identity, "rows", rows, NULL);
+        for (size_t i = 0; i < a->n_rows; i++) {
+                if (a->rows[i]->supported)
+                        continue;
+                char row[32];
+                snprintf(row, sizeof row, "matrix[%zu]", a->rows[i]->row->index);
+                log_event(LOG_WARN, "row not probed: protocol not supported by this build yet", "row", row, "to",
+                          a->rows[i]->row->to, "protocol", proto_name(a->rows[i]->row->target->proto), NULL);
+        }
+        *ret = a;
+        return 0;
+fail:
+        config_free(cfg);
+        agent_free(a);
+        return r;
+}

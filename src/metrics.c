@@ -1,0 +1,486 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metric {
+        metric_family_t *family;
+        char *labels;              /* rendered and escaped: a="x",b="y" (no braces); "" without labels */
+        size_t labels_len;
+        uint64_t hash;             /* of labels */
+        metric_t *prev, *next;     /* creation order */
+        metric_t *hash_next;       /* chain in family->slots */
+        uint32_t generation;
+        double value;              /* counter, gauge */
+        double sum;                /* histogram */
+        uint64_t count;            /* histogram */
+        uint64_t bucket_counts[];  /* histogram: n_buckets + 1 (last = +Inf), not cumulative */
+};
+
+struct metric_family {
+        metrics_t *registry;
+        char *name;
+        char *help;
+        metric_type_t type;
+        char **label_names;
+        size_t n_labels;
+        double *buckets;
+        char **bucket_le;          /* rendered "le" values */
+        size_t n_buckets;
+        bool sweepable;
+        metric_t *first, *last;
+        metric_t **slots;          /* hash chains; n_slots is a power of two */
+        size_t n_slots;
+        size_t n_series;
+        metric_collect_cb collect;
+        void *collect_userdata;
+        metric_family_t *next;
+};
+
+struct metrics {
+        metric_family_t *first, *last;
+        uint32_t generation;
+};
+
+int metrics_new(metrics_t **ret) {
+        metrics_t *m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->generation = 1;
+        *ret = m;
+        return 0;
+}
+
+static void family_free(metric_family_t *f) {
+        if (!f)
+                return;
+        for (metric_t *s = f->first, *next; s; s = next) {
+                next = s->next;
+                free(s->labels);
+                free(s);
+        }
+        for (size_t i = 0; f->label_names && i < f->n_labels; i++)
+                free(f->label_names[i]);
+        for (size_t i = 0; f->bucket_le && i < f->n_buckets; i++)
+                free(f->bucket_le[i]);
+        free(f->label_names);
+        free(f->bucket_le);
+        free(f->buckets);
+        free(f->slots);
+        free(f->name);
+        free(f->help);
+        free(f);
+}
+
+void metrics_free(metrics_t *m) {
+        if (!m)
+                return;
+        for (metric_family_t *f = m->first, *next; f; f = next) {
+                next = f->next;
+                family_free(f);
+        }
+        free(m);
+}
+
+bool metrics_name_valid(const char *name) {
+        if (!name || !*name)
+                return false;
+        for (const char *p = name; *p; p++) {
+                char c = *p;
+                bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+                if (!alpha && !(p != name && c >= '0' && c <= '9'))
+                        return false;
+        }
+        return true;
+}
+
+int metrics_family_add(metrics_t *m, const char *name, const char *help, metric_type_t type,
+                       const char *const *label_names, size_t n_labels, const double *buckets, size_t n_buckets,
+                       bool sweepable, metric_family_t **ret) {
+        if (!metrics_name_valid(name) || n_labels > METRICS_MAX_LABELS ||
+            (type == METRIC_HISTOGRAM && n_buckets == 0))
+                return -EINVAL;
+        for (size_t i = 1; type == METRIC_HISTOGRAM && i < n_buckets; i++)
+                if (!(buckets[i] > buckets[i - 1]))
+                        return -EINVAL;
+        metric_family_t *f = calloc(1, sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        f->registry = m;
+        f->type = type;
+        f->sweepable = sweepable;
+        f->n_labels = n_labels;
+        f->n_slots = 16;
+        f->name = strdup(name);
+        f->help = strdup(help);
+        f->label_names = calloc(n_labels ? n_labels : 1, sizeof *f->label_names);
+        f->slots = calloc(f->n_slots, sizeof *f->slots);
+        if (!f->name || !f->help || !f->label_names || !f->slots)
+                goto oom;
+        for (size_t i = 0; i < n_labels; i++)
+                if (!(f->label_names[i] = strdup(label_names[i])))
+                        goto oom;
+        if (type == METRIC_HISTOGRAM) {
+                f->n_buckets = n_buckets;
+                f->buckets = malloc(n_buckets * sizeof *f->buckets);
+                f->bucket_le = calloc(n_buckets, sizeof *f->bucket_le);
+                if (!f->buckets || !f->bucket_le)
+                        goto oom;
+                memcpy(f->buckets, buckets, n_buckets * sizeof *buckets);
+                for (size_t i = 0; i < n_buckets; i++) {
+                        strbuf_t sb;
+                        sb_init(&sb, 0);
+                        sb_put_double(&sb, buckets[i]);
+                        if (sb.oom)
+                                goto oom;
+                        f->bucket_le[i] = sb_steal(&sb, NULL);
+                }
+        }
+        if (m->last)
+                m->last->next = f;
+        else
+                m->first = f;
+        m->last = f;
+        *ret = f;
+        return 0;
+oom:
+        family_free(f);
+        return -ENOMEM;
+}
+
+void metrics_escape_label_value(strbuf_t *out, const char *s) {
+        const char *run = s;
+        for (const char *p = s; *p; p++) {
+                const char *rep = NULL;
+                if (*p == '\\')
+                        rep = "\\\\";
+                else if (*p == '"')
+                        rep = "\\\"";
+                else if (*p == '\n')
+                        rep = "\\n";
+                if (!rep)
+                        continue;
+                sb_append(out, run, (size_t) (p - run));
+                sb_puts(out, rep);
+                run = p + 1;
+        }
+        sb_puts(out, run);
+}
+
+void metrics_escape_help(strbuf_t *out, const char *s) {
+        for (const char *p = s; *p; p++) {
+                if (*p == '\\')
+                        sb_puts(out, "\\\\");
+                else if (*p == '\n')
+                        sb_puts(out, "\\n");
+                else
+                        sb_putc(out, *p);
+        }
+}
+
+static int family_grow(metric_family_t *f) {
+        size_t n = f->n_slots * 2;
+        metric_t **slots = calloc(n, sizeof *slots);
+        if (!slots)
+                return -ENOMEM;
+        for (metric_t *s = f->first; s; s = s->next) {
+                size_t i = (size_t) s->hash & (n - 1);
+                s->hash_next = slots[i];
+                slots[i] = s;
+        }
+        free(f->slots);
+        f->slots = slots;
+        f->n_slots = n;
+        return 0;
+}
+
+static int series_lookup(metric_family_t *f, const char *const *label_values, bool create, metric_t **ret) {
+        strbuf_t key;
+        sb_init(&key, 0);
+        for (size_t i = 0; i < f->n_labels; i++) {
+                if (strlen(label_values[i]) > METRICS_MAX_LABEL_VALUE) {
+                        sb_free(&key);
+                        return -E2BIG;
+                }
+                if (i > 0)
+                        sb_putc(&key, ',');
+                sb_puts(&key, f->label_names[i]);
+                sb_puts(&key, "=\"");
+                metrics_escape_label_value(&key, label_values[i]);
+                sb_putc(&key, '"');
+        }
+        if (key.oom) {
+                sb_free(&key);
+                return -ENOMEM;
+        }
+        const char *k = key.data ? key.data : "";
+        uint64_t h = hash_fnv1a(k, key.len, 0);
+        for (metric_t *s = f->slots[h & (f->n_slots - 1)]; s; s = s->hash_next)
+                if (s->hash == h && s->labels_len == key.len && memcmp(s->labels, k, key.len) == 0) {
+                        s->generation = f->registry->generation;
+                        sb_free(&key);
+                        *ret = s;
+                        return 0;
+                }
+        if (!create) {
+                sb_free(&key);
+                return -ENOENT;
+        }
+        if (f->n_series + 1 > f->n_slots && family_grow(f) < 0) {
+                sb_free(&key);
+                return -ENOMEM;
+        }
+        size_t extra = f->type == METRIC_HISTOGRAM ? (f->n_buckets + 1) * sizeof(uint64_t) : 0;
+        metric_t *s = calloc(1, sizeof *s + extra);
+        if (!s) {
+                sb_free(&key);
+                return -ENOMEM;
+        }
+        s->family = f;
+        s->labels_len = key.len;
+        s->labels = key.data ? sb_steal(&key, NULL) : strdup("");
+        if (!s->labels) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->hash = h;
+        s->generation = f->registry->generation;
+        size_t i = (size_t) h & (f->n_slots - 1);
+        s->hash_next = f->slots[i];
+        f->slots[i] = s;
+        s->prev = f->last;
+        if (f->last)
+                f->last->next = s;
+        else
+                f->first = s;
+        f->last = s;
+        f->n_series++;
+        *ret = s;
+        return 0;
+}
+
+int metric_family_series(metric_family_t *f, const char *const *label_values, metric_t **ret) {
+        return series_lookup(f, label_values, true, ret);
+}
+
+int metric_family_find(metric_family_t *f, const char *const *label_values, metric_t **ret) {
+        return series_lookup(f, label_values, false, ret);
+}
+
+void metric_remove(metric_t *s) {
+        if (!s)
+                return;
+        metric_family_t *f = s->family;
+        metric_t **pp = &f->slots[s->hash & (f->n_slots - 1)];
+        while (*pp && *pp != s)
+                pp = &(*pp)->hash_next;
+        if (*pp)
+                *pp = s->hash_next;
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                f->first = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        else
+                f->last = s->prev;
+        f->n_series--;
+        free(s->labels);
+        free(s);
+}
+
+size_t metric_family_series_count(const metric_family_t *f) {
+        return f->n_series;
+}
+
+void metric_set(metric_t *s, double v) {
+        s->value = v;
+}
+
+void metric_add(metric_t *s, double v) {
+        s->value += v;
+}
+
+void metric_inc(metric_t *s) {
+        s->value += 1;
+}
+
+double metric_value(const metric_t *s) {
+        return s->value;
+}
+
+void metric_observe(metric_t *s, double v) {
+        const metric_family_t *f = s->family;
+        /* Buckets are few (<= 40): a binary search for the first bound >= v. */
+        size_t lo = 0, hi = f->n_buckets;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (v <= f->buckets[mid])
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        s->bucket_counts[lo]++;
+        s->sum += v;
+        s->count++;
+}
+
+uint64_t metric_histogram_count(const metric_t *s) {
+        return s->count;
+}
+
+double metric_histogram_sum(const metric_t *s) {
+        return s->sum;
+}
+
+uint64_t metric_histogram_bucket(const metric_t *s, size_t i) {
+        uint64_t total = 0;
+        for (size_t j = 0; j <= i && j <= s->family->n_buckets; j++)
+                total += s->bucket_counts[j];
+        return total;
+}
+
+int metric_family_set_buckets(metric_family_t *f, const double *buckets, size_t n_buckets) {
+        if (f->type != METRIC_HISTOGRAM || n_buckets == 0)
+                return -EINVAL;
+        if (n_buckets == f->n_buckets && memcmp(buckets, f->buckets, n_buckets * sizeof *buckets) == 0)
+                return 0;
+        for (size_t i = 1; i < n_buckets; i++)
+                if (!(buckets[i] > buckets[i - 1]))
+                        return -EINVAL;
+        double *nb = malloc(n_buckets * sizeof *nb);
+        char **le = calloc(n_buckets, sizeof *le);
+        if (!nb || !le)
+                goto oom;
+        memcpy(nb, buckets, n_buckets * sizeof *nb);
+        for (size_t i = 0; i < n_buckets; i++) {
+                strbuf_t sb;
+                sb_init(&sb, 0);
+                sb_put_double(&sb, buckets[i]);
+                if (sb.oom)
+                        goto oom;
+                le[i] = sb_steal(&sb, NULL);
+        }
+        while (f->first)
+                metric_remove(f->first);
+        for (size_t i = 0; i < f->n_buckets; i++)
+                free(f->bucket_le[i]);
+        free(f->bucket_le);
+        free(f->buckets);
+        f->buckets = nb;
+        f->bucket_le = le;
+        f->n_buckets = n_buckets;
+        return 0;
+oom:
+        for (size_t i = 0; le && i < n_buckets; i++)
+                free(le[i]);
+        free(le);
+        free(nb);
+        return -ENOMEM;
+}
+
+void metric_family_set_collect(metric_family_t *f, metric_collect_cb cb, void *userdata) {
+        f->collect = cb;
+        f->collect_userdata = userdata;
+}
+
+void metrics_generation_begin(metrics_t *m) {
+        m->generation++;
+}
+
+void metrics_generation_sweep(metrics_t *m) {
+        for (metric_family_t *f = m->first; f; f = f->next) {
+                if (!f->sweepable)
+                        continue;
+                for (metric_t *s = f->first, *next; s; s = next) {
+                        next = s->next;
+                        if (s->generation != m->generation)
+                                metric_remove(s);
+                }
+        }
+}
+
+static const char *type_name(metric_type_t t) {
+        switch (t) {
+        case METRIC_COUNTER: return "counter";
+        case METRIC_GAUGE: return "gauge";
+        case METRIC_HISTOGRAM: return "histogram";
+        }
+        return "untyped";
+}
+
+/* name{labels} or name{labels,extra} or name{extra} or name */
+static void put_series_name(strbuf_t *out, const char *name, const char *suffix, const metric_t *s,
+                            const char *extra_label, const char *extra_value) {
+        sb_puts(out, name);
+        if (suffix)
+                sb_puts(out, suffix);
+        if (s->labels_len == 0 && !extra_label)
+                return;
+        sb_putc(out, '{');
+        sb_append(out, s->labels, s->labels_len);
+        if (extra_label) {
+                if (s->labels_len > 0)
+                        sb_putc(out, ',');
+                sb_puts(out, extra_label);
+                sb_puts(out, "=\"");
+                sb_puts(out, extra_value);
+                sb_putc(out, '"');
+        }
+        sb_putc(out, '}');
+}
+
+int metrics_render(metrics_t *m, strbuf_t *out) {
+        for (metric_family_t *f = m->first; f; f = f->next) {
+                if (f->collect)
+                        f->collect(f, f->collect_userdata);
+                if (!f->first)
+                        continue;
+                sb_puts(out, "# HELP ");
+                sb_puts(out, f->name);
+                sb_putc(out, ' ');
+                metrics_escape_help(out, f->help);
+                sb_puts(out, "\n# TYPE ");
+                sb_puts(out, f->name);
+                sb_putc(out, ' ');
+                sb_puts(out, type_name(f->type));
+                sb_putc(out, '\n');
+                for (const metric_t *s = f->first; s; s = s->next) {
+                        if (f->type != METRIC_HISTOGRAM) {
+                                put_series_name(out, f->name, NULL, s, NULL, NULL);
+                                sb_putc(out, ' ');
+                                sb_put_double(out, s->value);
+                                sb_putc(out, '\n');
+                                continue;
+                        }
+                        uint64_t cumulative = 0;
+                        for (size_t i = 0; i <= f->n_buckets; i++) {
+                                cumulative += s->bucket_counts[i];
+                                put_series_name(out, f->name, "_bucket", s, "le",
+                                                i < f->n_buckets ? f->bucket_le[i] : "+Inf");
+                                sb_putc(out, ' ');
+                                sb_put_u64(out, cumulative);
+                                sb_putc(out, '\n');
+                        }
+                        put_series_name(out, f->name, "_sum", s, NULL, NULL);
+                        sb_putc(out, ' ');
+                        sb_put_double(out, s->sum);
+                        sb_putc(out, '\n');
+                        put_series_name(out, f->name, "_count", s, NULL, NULL);
+                        sb_putc(out, ' ');
+                        sb_put_u64(out, s->count);
+                        sb_putc(out, '\n');
+                }
+        }
+        return out->oom ? -ENOMEM : 0;
+}
+
+size_t metrics_series_total(const metrics_t *m) {
+        size_t total = 0;
+        for (const metric_family_t *f = m->first; f; f = f->next)
+                total += f->type == METRIC_HISTOGRAM ? f->n_series * (f->n_buckets + 3) : f->n_series;
+        return total;
+}

@@ -1,0 +1,386 @@
+#include "resolver.h"
+
+#include <arpa/inet.h>
+#include <ares.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "util.h"
+
+typedef struct resolver_socket {
+        ares_socket_t fd;
+        loop_io_t *io;
+} resolver_socket_t;
+
+struct resolver {
+        loop_t *loop;
+        ares_channel channel;
+        loop_timer_t *timer;        /* c-ares' own timeouts */
+        resolver_socket_t *sockets; /* the few sockets c-ares has open */
+        size_t n_sockets;
+        bool destroying;
+};
+
+struct resolve_req {
+        resolver_t *resolver;
+        uint16_t port;
+        size_t max_addrs;
+        resolve_cb cb;
+        void *userdata;
+        bool in_ares;               /* c-ares still owns a callback for this request */
+        bool cancelled;
+        loop_timer_t *deliver;      /* delivers the stored result on the next iteration */
+        int status;
+        struct sockaddr_storage *addrs;
+        size_t n_addrs;
+};
+
+/* ---- socket address helpers ---- */
+
+socklen_t sockaddr_len(const struct sockaddr *sa) {
+        return sa->sa_family == AF_INET6 ? (socklen_t) sizeof(struct sockaddr_in6)
+                                         : (socklen_t) sizeof(struct sockaddr_in);
+}
+
+int sockaddr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        char buf[INET6_ADDRSTRLEN + 2];
+        size_t n = strlen(host);
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+                if (n - 2 >= sizeof buf)
+                        return -EINVAL;
+                memcpy(buf, host + 1, n - 2);
+                buf[n - 2] = '\0';
+                host = buf;
+        }
+        memset(ret, 0, sizeof *ret);
+        struct sockaddr_in *in = (struct sockaddr_in *) ret;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
+        if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                *ret_len = sizeof *in;
+                return 0;
+        }
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                *ret_len = sizeof *in6;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+void sockaddr_format(const struct sockaddr *sa, char *buf, size_t size) {
+        char ip[INET6_ADDRSTRLEN];
+        if (sa->sa_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+                inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+                snprintf(buf, size, "%s:%u", ip, ntohs(in->sin_port));
+        } else if (sa->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+                snprintf(buf, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        } else
+                snprintf(buf, size, "<family %d>", sa->sa_family);
+}
+
+/* Splits "HOST:PORT" / "[V6]:PORT"; *ret_port is NULL when there is no port. */
+static int split_host_port(const char *s, char *host, size_t host_size, const char **ret_port) {
+        const char *port = NULL;
+        size_t host_len;
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                if (!close)
+                        return -EINVAL;
+                host_len = (size_t) (close - s - 1);
+                s++;
+                if (close[1] == ':')
+                        port = close + 2;
+                else if (close[1] != '\0')
+                        return -EINVAL;
+        } else {
+                const char *colon = strrchr(s, ':');
+                /* More than one colon without brackets: a bare IPv6 address. */
+                if (colon && strchr(s, ':') == colon) {
+                        host_len = (size_t) (colon - s);
+                        port = colon + 1;
+                } else
+                        host_len = strlen(s);
+        }
+        if (host_len >= host_size)
+                return -EINVAL;
+        memcpy(host, s, host_len);
+        host[host_len] = '\0';
+        *ret_port = port;
+        return 0;
+}
+
+static int parse_port(const char *s, bool allow_zero, uint16_t *ret) {
+        if (!s || !*s || strlen(s) > 5)
+                return -EINVAL;
+        unsigned v = 0;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned) (*p - '0');
+        }
+        if (v > 65535 || (v == 0 && !allow_zero))
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int sockaddr_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port_str;
+        uint16_t port;
+        if (!s || split_host_port(s, host, sizeof host, &port_str) < 0 || parse_port(port_str, true, &port) < 0)
+                return -EINVAL;
+        if (host[0] == '\0') {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
+                memset(ret, 0, sizeof *ret);
+                in6->sin6_family = AF_INET6;
+                in6->sin6_addr = in6addr_any;
+                in6->sin6_port = htons(port);
+                *ret_len = sizeof *in6;
+                return 0;
+        }
+        return sockaddr_from_literal(host, port, ret, ret_len);
+}
+
+int sockaddr_parse_ip_port(const char *s, uint16_t default_port, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port_str;
+        uint16_t port = default_port;
+        if (!s || split_host_port(s, host, sizeof host, &port_str) < 0)
+                return -EINVAL;
+        if (port_str && parse_port(port_str, false, &port) < 0)
+                return -EINVAL;
+        return sockaddr_from_literal(host, port, ret, ret_len);
+}
+
+/* ---- c-ares driven by the loop ---- */
+
+static int status_to_errno(int status) {
+        switch (status) {
+        case ARES_SUCCESS: return 0;
+        case ARES_ENODATA:
+        case ARES_ENOTFOUND:
+        case ARES_ENONAME: return -ENOENT;
+        case ARES_ETIMEOUT: return -ETIMEDOUT;
+        case ARES_ECONNREFUSED: return -ECONNREFUSED;
+        case ARES_ENOMEM: return -ENOMEM;
+        case ARES_ECANCELLED:
+        case ARES_EDESTRUCTION: return -ECANCELED;
+        default: return -EIO;
+        }
+}
+
+static void update_timer(resolver_t *r) {
+        struct timeval tv, *next = ares_timeout(r->channel, NULL, &tv);
+        if (!next) {
+                loop_timer_disarm(r->timer);
+                return;
+        }
+        loop_timer_arm(r->timer, mono_usec() + (uint64_t) next->tv_sec * USEC_PER_SEC + (uint64_t) next->tv_usec);
+}
+
+static void on_ares_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
+        resolver_t *r = userdata;
+        ares_socket_t rfd = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD;
+        ares_socket_t wfd = events & EPOLLOUT ? fd : ARES_SOCKET_BAD;
+        ares_process_fd(r->channel, rfd, wfd);
+        update_timer(r);
+}
+
+static void on_ares_timer(loop_timer_t *t, void *userdata) {
+        resolver_t *r = userdata;
+        ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        update_timer(r);
+}
+
+static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
+        resolver_t *r = data;
+        size_t i;
+        for (i = 0; i < r->n_sockets; i++)
+                if (r->sockets[i].fd == fd)
+                        break;
+        uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+        if (!readable && !writable) {
+                /* c-ares is about to close fd: forget it first. */
+                if (i < r->n_sockets) {
+                        loop_io_remove(r->sockets[i].io);
+                        r->sockets[i] = r->sockets[--r->n_sockets];
+                }
+                return;
+        }
+        if (i < r->n_sockets) {
+                (void) loop_io_set_events(r->sockets[i].io, events);
+                return;
+        }
+        resolver_socket_t *s = realloc(r->sockets, (r->n_sockets + 1) * sizeof *s);
+        if (!s)
+                return; /* the query times out; nothing else can be done here */
+        r->sockets = s;
+        loop_io_t *io;
+        if (loop_io_add(r->loop, fd, events, on_ares_io, r, "c-ares", &io) < 0)
+                return;
+        r->sockets[r->n_sockets++] = (resolver_socket_t) { .fd = fd, .io = io };
+}
+
+int resolver_new(loop_t *loop, resolver_t **ret) {
+        static bool library_ready;
+        if (!library_ready) {
+                if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+                        return -ENOMEM;
+                library_ready = true;
+        }
+        resolver_t *r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        r->loop = loop;
+        int err = loop_timer_new(loop, on_ares_timer, r, "c-ares-timeout", &r->timer);
+        if (err < 0) {
+                free(r);
+                return err;
+        }
+        struct ares_options opts = {
+                .sock_state_cb = on_sock_state,
+                .sock_state_cb_data = r,
+                .timeout = 1000, /* ms per try; the probe's own deadline bounds the total */
+                .tries = 2,
+        };
+        int status = ares_init_options(&r->channel, &opts, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+        if (status != ARES_SUCCESS) {
+                loop_timer_free(r->timer);
+                free(r);
+                return status == ARES_ENOMEM ? -ENOMEM : -EIO;
+        }
+        *ret = r;
+        return 0;
+}
+
+static void req_free(resolve_req_t *req) {
+        loop_timer_free(req->deliver);
+        free(req->addrs);
+        free(req);
+}
+
+void resolver_free(resolver_t *r) {
+        if (!r)
+                return;
+        r->destroying = true;
+        ares_destroy(r->channel); /* runs pending callbacks with ARES_EDESTRUCTION */
+        for (size_t i = 0; i < r->n_sockets; i++)
+                loop_io_remove(r->sockets[i].io);
+        free(r->sockets);
+        loop_timer_free(r->timer);
+        free(r);
+}
+
+static void on_deliver(loop_timer_t *t, void *userdata) {
+        resolve_req_t *req = userdata;
+        resolve_cb cb = req->cb;
+        void *ud = req->userdata;
+        int status = req->status;
+        struct sockaddr_storage *addrs = req->addrs;
+        size_t n = req->n_addrs;
+        req->addrs = NULL;
+        req_free(req);
+        cb(status, addrs, n, ud);
+        free(addrs);
+}
+
+static void deliver_later(resolve_req_t *req) {
+        loop_timer_arm(req->deliver, mono_usec());
+}
+
+static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res) {
+        resolve_req_t *req = arg;
+        (void) timeouts;
+        req->in_ares = false;
+        if (req->cancelled || status == ARES_EDESTRUCTION) {
+                if (res)
+                        ares_freeaddrinfo(res);
+                req_free(req);
+                return;
+        }
+        req->status = status_to_errno(status);
+        if (status == ARES_SUCCESS && res) {
+                size_t n = 0;
+                for (struct ares_addrinfo_node *node = res->nodes; node; node = node->ai_next)
+                        n++;
+                if (n > req->max_addrs)
+                        n = req->max_addrs;
+                req->addrs = n ? calloc(n, sizeof *req->addrs) : NULL;
+                if (n && !req->addrs)
+                        req->status = -ENOMEM;
+                for (struct ares_addrinfo_node *node = res->nodes; node && req->addrs && req->n_addrs < n;
+                     node = node->ai_next) {
+                        if (node->ai_family != AF_INET && node->ai_family != AF_INET6)
+                                continue;
+                        struct sockaddr_storage *ss = &req->addrs[req->n_addrs++];
+                        memcpy(ss, node->ai_addr, (size_t) node->ai_addrlen);
+                        if (ss->ss_family == AF_INET)
+                                ((struct sockaddr_in *) ss)->sin_port = htons(req->port);
+                        else
+                                ((struct sockaddr_in6 *) ss)->sin6_port = htons(req->port);
+                }
+                if (req->status == 0 && req->n_addrs == 0)
+                        req->status = -ENOENT;
+        } else if (req->status == 0)
+                req->status = -ENOENT;
+        if (res)
+                ares_freeaddrinfo(res);
+        deliver_later(req);
+}
+
+int resolver_lookup(resolver_t *r, const char *host, uint16_t port, size_t max_addrs, resolve_cb cb,
+                    void *userdata, resolve_req_t **ret) {
+        resolve_req_t *req = calloc(1, sizeof *req);
+        if (!req)
+                return -ENOMEM;
+        *req = (resolve_req_t) { .resolver = r, .port = port, .max_addrs = max_addrs ? max_addrs : 1,
+                                 .cb = cb, .userdata = userdata };
+        int err = loop_timer_new(r->loop, on_deliver, req, "resolve-deliver", &req->deliver);
+        if (err < 0) {
+                free(req);
+                return err;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (sockaddr_from_literal(host, port, &ss, &len) == 0) {
+                req->addrs = malloc(sizeof ss);
+                if (!req->addrs) {
+                        req_free(req);
+                        return -ENOMEM;
+                }
+                req->addrs[0] = ss;
+                req->n_addrs = 1;
+                deliver_later(req);
+                *ret = req;
+                return 0;
+        }
+        struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+        req->in_ares = true;
+        *ret = req;
+        /* May call on_addrinfo synchronously; it only stores and defers. */
+        ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, req);
+        update_timer(r);
+        return 0;
+}
+
+void resolver_cancel(resolve_req_t *req) {
+        if (!req)
+                return;
+        if (req->in_ares) {
+                /* c-ares will still call back; on_addrinfo frees it then. */
+                req->cancelled = true;
+                return;
+        }
+        req_free(req);
+}
