@@ -137,8 +137,10 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
  * over CONFIG_MAX_FILE_BYTES is one clear error. */
 int config_load_file(const char *path, config_t **ret, config_errors_t *errs);
 /* The embedded default config: responder self-check on loopback (TCP and UDP,
- * IPv4 and IPv6) and, when `kubernetes_host` is non-NULL, TCP to the API
- * server Service at kubernetes_host:kubernetes_port. */
+ * IPv4 and IPv6), DNS latency of every resolv.conf nameserver (the root NS
+ * set; kubernetes.default.svc.cluster.local A in a cluster) and, when
+ * `kubernetes_host` is non-NULL, TCP to the API server Service at
+ * kubernetes_host:kubernetes_port. */
 int config_default(const char *kubernetes_host, const char *kubernetes_port, config_t **ret,
                    config_errors_t *errs);
 void config_free(config_t *cfg);

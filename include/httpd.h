@@ -13,10 +13,19 @@
 typedef struct httpd httpd_t;
 typedef struct httpd_request httpd_request_t;
 
+#define HTTPD_MAX_EXTRA_HEADERS 4u
+
+typedef struct httpd_header {
+        const char *name;          /* static strings */
+        const char *value;
+} httpd_header_t;
+
 typedef struct httpd_response {
         unsigned status;           /* HTTP status code */
         const char *content_type;  /* static string */
         strbuf_t body;             /* filled by the handler */
+        httpd_header_t headers[HTTPD_MAX_EXTRA_HEADERS]; /* extra headers (e.g. Content-Security-Policy) */
+        size_t n_headers;
 } httpd_response_t;
 
 /* Fills `resp` (status defaults to 200, body starts empty). */

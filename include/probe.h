@@ -5,6 +5,7 @@
  * after the callback. The probe enforces its own deadline. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -35,6 +36,9 @@ int probe_udp_start(loop_t *loop, const struct sockaddr *addr, uint64_t deadline
                     void *userdata, probe_t **ret);
 /* Accepts NULL. The callback will not run. */
 void probe_cancel(probe_t *p);
+
+/* Whether this build can probe `p` (http arrives with the HTTP issue). */
+bool probe_supported(proto_t p);
 
 /* The UDP echo datagram: 8 bytes of magic then a 16-byte nonce. */
 #define UDP_ECHO_MAGIC "NCANARY1"

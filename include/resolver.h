@@ -28,6 +28,19 @@ int resolver_lookup(resolver_t *r, const char *host, uint16_t port, size_t max_a
 /* The callback will not run; accepts NULL. */
 void resolver_cancel(resolve_req_t *req);
 
+/* What a pod's libc would use, read from /etc/resolv.conf (through c-ares,
+ * which also honours LOCALDOMAIN and RES_OPTIONS). */
+typedef struct resolv_conf {
+        struct sockaddr_storage *servers; /* nameservers with their port */
+        size_t n_servers;
+        char **search;                    /* search domains */
+        size_t n_search;
+        unsigned ndots;
+} resolv_conf_t;
+
+int resolv_conf_read(resolv_conf_t *ret);
+void resolv_conf_done(resolv_conf_t *rc);
+
 /* Parses a literal IPv4/IPv6 address (IPv6 with or without brackets) and a
  * port into *ret. Returns 0 or -EINVAL. */
 int sockaddr_from_literal(const char *host, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len);

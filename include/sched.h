@@ -31,6 +31,10 @@ void sched_set_max_in_flight(sched_t *s, unsigned max_in_flight);
  * from now, or immediately when `run_now` is set. `name` is copied. */
 int sched_add(sched_t *s, uint64_t interval_usec, uint64_t phase_usec, bool run_now, sched_run_cb cb,
               void *userdata, const char *name, sched_job_t **ret);
+/* Brings a job's first run forward to within `within_usec` from now (at the
+ * job's phase modulo that window), so a new row reports quickly without all
+ * rows firing together; later runs keep their slots. No-op once it ran. */
+void sched_job_first_within(sched_job_t *job, uint64_t within_usec);
 /* Marks the running job finished, freeing its slot. */
 void sched_job_done(sched_job_t *job);
 /* Removes the job; a running job's callback must not call sched_job_done()

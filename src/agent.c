@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
+#include "probe_dns.h"
 #include "procmetrics.h"
 #include "resolver.h"
 #include "responder.h"
@@ -28,10 +29,15 @@
 
 #define RELOAD_DEBOUNCE_USEC (200 * USEC_PER_MSEC)
 #define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
+/* New rows (at start and on reload) run their first round within this window. */
+#define FIRST_ROUND_WITHIN_USEC (2 * USEC_PER_SEC)
 /* A deny row is verified while an allow row reached the same address within
  * this many of the longer of the two intervals. */
 #define EVIDENCE_WINDOW_INTERVALS 3u
 
+/* DNS lookups: 100 µs to 5 s. */
+static const double dns_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 static const double lag_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1 };
 
 typedef struct addr_result {
@@ -47,8 +53,17 @@ typedef struct row_state row_state_t;
 typedef struct probe_slot {
         row_state_t *row;
         size_t index;                  /* into row->round */
-        probe_t *probe;
+        probe_t *probe;                /* tcp, udp */
+        dns_probe_t *dns_probe;        /* dns */
 } probe_slot_t;
+
+/* One DNS server of a dns row: measured alone, through its own channel. */
+typedef struct dns_server {
+        struct sockaddr_storage addr;
+        char label[64];                /* "10.96.0.10:53": the `server` label */
+        ares_loop_t *channel;
+        metric_t *m_lookup;
+} dns_server_t;
 
 struct row_state {
         agent_t *agent;
@@ -78,6 +93,13 @@ struct row_state {
         uint64_t mismatch_count[_MISMATCH_MAX];
         uint64_t last_probe_wall;      /* µs since epoch; 0 = never */
         uint64_t last_change_wall;
+
+        /* dns rows */
+        dns_server_t *dns_servers;
+        size_t n_dns_servers;
+        dns_query_t dns_query;
+        struct sockaddr_storage *dns_expect;
+        metric_t *m_search_queries;
 
         metric_t *m_probes[_OUTCOME_MAX]; /* created on first use */
         metric_t *m_duration;
@@ -114,7 +136,8 @@ struct agent {
         size_t once_remaining;
 
         metric_family_t *f_probes, *f_duration, *f_verdict, *f_met, *f_verified, *f_mismatches, *f_last_probe,
-                *f_addresses;
+                *f_addresses, *f_dns_lookup, *f_dns_responses, *f_dns_search;
+        resolv_conf_t resolv;          /* snapshot taken at the last (re)load */
         metric_t *m_lag, *m_in_flight, *m_reload_ok, *m_reload_ts;
 
         int inotify_fd;
@@ -166,6 +189,20 @@ static int register_families(agent_t *a, const config_t *cfg) {
                "Unix time the row's last round finished.", METRIC_GAUGE, l_row, ELEMENTSOF(l_row), NULL, 0, true);
         FAMILY(&a->f_addresses, "netcanary_target_addresses",
                "Addresses probed in the row's last round, by verdict.", METRIC_GAUGE, l_addresses, ELEMENTSOF(l_addresses), NULL, 0, true);
+
+        static const char *const l_dns[] = { "server", "name", "type" };
+        static const char *const l_dns_rcode[] = { "server", "name", "type", "rcode" };
+        static const char *const l_name[] = { "name" };
+        FAMILY(&a->f_dns_lookup, "netcanary_dns_lookup_duration_seconds",
+               "Round trip of answered DNS queries, per server (timeouts are counted in "
+               "netcanary_dns_responses_total only).", METRIC_HISTOGRAM, l_dns, ELEMENTSOF(l_dns), dns_buckets,
+               ELEMENTSOF(dns_buckets), true);
+        FAMILY(&a->f_dns_responses, "netcanary_dns_responses_total",
+               "DNS queries by result: the rcode of the answer, or timeout / connection_refused / error.",
+               METRIC_COUNTER, l_dns_rcode, ELEMENTSOF(l_dns_rcode), NULL, 0, true);
+        FAMILY(&a->f_dns_search, "netcanary_dns_search_queries",
+               "Queries the last search-list lookup of the name took (resolv.conf search and ndots).", METRIC_GAUGE,
+               l_name, ELEMENTSOF(l_name), NULL, 0, true);
 
         FAMILY(&f, "netcanary_scheduler_lag_seconds", "How late probe rounds start against their slot.",
                METRIC_HISTOGRAM, NULL, 0, lag_buckets, ELEMENTSOF(lag_buckets), false);
@@ -232,6 +269,26 @@ static int row_bind_metrics(agent_t *a, row_state_t *rs) {
                 if ((r = metric_family_series(a->f_mismatches, labels, &rs->m_mismatch[mm])) < 0)
                         return r;
         }
+        for (size_t i = 0; i < rs->n_dns_servers; i++) {
+                dns_server_t *srv = &rs->dns_servers[i];
+                const char *labels[] = { srv->label, row->target->dns.name, row->target->dns.type };
+                if ((r = metric_family_series(a->f_dns_lookup, labels, &srv->m_lookup)) < 0)
+                        return r;
+                /* Existing per-rcode counters stay through the reload. */
+                static const char *const kept[] = { "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP",
+                                                    "timeout", "connection_refused", "error" };
+                for (size_t k = 0; k < ELEMENTSOF(kept); k++) {
+                        metric_t *c;
+                        const char *rl[] = { srv->label, row->target->dns.name, row->target->dns.type, kept[k] };
+                        (void) metric_family_find(a->f_dns_responses, rl, &c);
+                }
+        }
+        rs->m_search_queries = NULL;
+        if (row->target->proto == PROTO_DNS && row->target->dns.via_search) {
+                const char *labels[] = { row->target->dns.name };
+                if ((r = metric_family_series(a->f_dns_search, labels, &rs->m_search_queries)) < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -264,12 +321,18 @@ static void row_round_abandon(row_state_t *rs) {
         rs->resolve = NULL;
         if (rs->resolve_timer)
                 loop_timer_disarm(rs->resolve_timer);
-        for (size_t i = 0; i < rs->n_round; i++)
+        for (size_t i = 0; rs->slots && i < rs->n_round; i++) {
                 if (rs->slots[i].probe) {
                         probe_cancel(rs->slots[i].probe);
                         rs->slots[i].probe = NULL;
                         a->probes_in_flight--;
                 }
+                if (rs->slots[i].dns_probe) {
+                        probe_dns_cancel(rs->slots[i].dns_probe);
+                        rs->slots[i].dns_probe = NULL;
+                        a->probes_in_flight--;
+                }
+        }
         free(rs->round);
         free(rs->slots);
         rs->round = NULL;
@@ -321,13 +384,6 @@ static void row_round_finish(row_state_t *rs) {
                 rs->mismatch_count[mm]++;
                 metric_inc(rs->m_mismatch[mm]);
         }
-        verdict_t old = rs->confirm.confirmed;
-        if (confirm_feed(&rs->confirm, rs->observed, row->confirm)) {
-                rs->last_change_wall = now_wall;
-                if (old != VERDICT_UNKNOWN || mismatch_of(row->expect, rs->confirm.confirmed) != MISMATCH_NONE)
-                        log_verdict_change(a, rs, old);
-        }
-
         /* Keep this round as the last one. */
         free(rs->last);
         rs->last = rs->round;
@@ -336,6 +392,13 @@ static void row_round_finish(row_state_t *rs) {
         free(rs->slots);
         rs->slots = NULL;
         rs->n_round = 0;
+
+        verdict_t old = rs->confirm.confirmed;
+        if (confirm_feed(&rs->confirm, rs->observed, row->confirm)) {
+                rs->last_change_wall = now_wall;
+                if (old != VERDICT_UNKNOWN || mismatch_of(row->expect, rs->confirm.confirmed) != MISMATCH_NONE)
+                        log_verdict_change(a, rs, old);
+        }
 
         bool met = expectation_met(row->expect, rs->confirm.confirmed);
         rs->verified = met && rs->observed == rs->confirm.confirmed;
@@ -423,6 +486,74 @@ static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addr
                 row_round_finish(rs);
 }
 
+static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) {
+        probe_slot_t *slot = userdata;
+        row_state_t *rs = slot->row;
+        agent_t *a = rs->agent;
+        const dns_spec_t *spec = &rs->row->target->dns;
+        dns_server_t *srv = &rs->dns_servers[slot->index];
+        addr_result_t *res = &rs->round[slot->index];
+        slot->dns_probe = NULL;
+        a->probes_in_flight--;
+        res->outcome = result->outcome;
+        res->duration_usec = result->duration_usec;
+        res->error = result->error;
+        for (size_t i = 0; i < result->n_queries; i++) {
+                metric_t *c;
+                const char *labels[] = { srv->label, spec->name, spec->type, result->responses[i] };
+                if (metric_family_series(a->f_dns_responses, labels, &c) == 0)
+                        metric_inc(c);
+        }
+        if (result->rcode != DNS_RCODE_NONE)
+                metric_observe(srv->m_lookup, (double) result->duration_usec / 1e6);
+        if (rs->m_search_queries)
+                metric_set(rs->m_search_queries, (double) result->n_queries);
+        if (result->outcome == OUTCOME_BAD_RESPONSE && log_enabled(LOG_DEBUG))
+                log_event(LOG_DEBUG, "dns answer not as expected", "to", rs->row->to, "server", srv->label, "detail",
+                          result->detail, NULL);
+        if (--rs->round_pending == 0)
+                row_round_finish(rs);
+}
+
+/* One query (or search walk) per server, each measured alone. */
+static void row_round_dns(row_state_t *rs) {
+        agent_t *a = rs->agent;
+        size_t n = rs->n_dns_servers;
+        if (n == 0) {
+                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOENT); /* resolv.conf lists no server */
+                return;
+        }
+        rs->round = calloc(n, sizeof *rs->round);
+        rs->slots = calloc(n, sizeof *rs->slots);
+        if (!rs->round || !rs->slots) {
+                free(rs->round);
+                free(rs->slots);
+                rs->round = NULL;
+                rs->slots = NULL;
+                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOMEM);
+                return;
+        }
+        rs->n_round = n;
+        rs->round_pending = n;
+        for (size_t i = 0; i < n; i++) {
+                rs->round[i].addr = rs->dns_servers[i].addr;
+                rs->slots[i] = (probe_slot_t) { .row = rs, .index = i };
+        }
+        for (size_t i = 0; i < n; i++) {
+                int r = probe_dns_start(a->loop, rs->dns_servers[i].channel, &rs->dns_query, rs->round_deadline,
+                                        on_dns_probe_done, &rs->slots[i], &rs->slots[i].dns_probe);
+                if (r < 0) {
+                        rs->round[i].outcome = OUTCOME_LOCAL_ERROR;
+                        rs->round[i].error = -r;
+                        rs->round_pending--;
+                        continue;
+                }
+                a->probes_in_flight++;
+        }
+        if (rs->round_pending == 0)
+                row_round_finish(rs);
+}
+
 static void on_resolved(int status, const struct sockaddr_storage *addrs, size_t n, void *userdata) {
         row_state_t *rs = userdata;
         rs->resolve = NULL;
@@ -452,6 +583,10 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
         const row_t *row = rs->row;
         metric_observe(a->m_lag, (double) lag_usec / 1e6);
         rs->round_deadline = mono_usec() + row->timeout_usec;
+        if (row->target->proto == PROTO_DNS) {
+                row_round_dns(rs);
+                return;
+        }
         if (rs->has_static_addr) {
                 row_round_probe(rs, &rs->static_addr, 1);
                 return;
@@ -480,6 +615,10 @@ static void row_state_free(row_state_t *rs) {
         row_round_abandon(rs);
         sched_cancel(rs->job);
         loop_timer_free(rs->resolve_timer);
+        for (size_t i = 0; i < rs->n_dns_servers; i++)
+                ares_loop_free(rs->dns_servers[i].channel);
+        free(rs->dns_servers);
+        free(rs->dns_expect);
         free(rs->last);
         free(rs->key);
         free(rs);
@@ -492,8 +631,52 @@ static char *row_key(const row_t *row) {
         return key;
 }
 
-static bool proto_supported(proto_t p) {
-        return p == PROTO_TCP || p == PROTO_UDP;
+/* Servers, channels and the query of a dns row. */
+static int row_setup_dns(agent_t *a, row_state_t *rs) {
+        const dns_spec_t *spec = &rs->row->target->dns;
+        size_t n = strcmp(spec->servers_mode, "list") == 0 ? spec->n_servers : a->resolv.n_servers;
+        if (n > CONFIG_MAX_ADDRESSES)
+                n = CONFIG_MAX_ADDRESSES;
+        rs->dns_servers = calloc(n ? n : 1, sizeof *rs->dns_servers);
+        rs->dns_expect = calloc(spec->n_expect_addresses ? spec->n_expect_addresses : 1, sizeof *rs->dns_expect);
+        if (!rs->dns_servers || !rs->dns_expect)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                dns_server_t *srv = &rs->dns_servers[i];
+                socklen_t len;
+                if (strcmp(spec->servers_mode, "list") == 0) {
+                        if (sockaddr_parse_ip_port(spec->servers[i], 53, &srv->addr, &len) < 0)
+                                return -EINVAL; /* validated by the config parser */
+                } else
+                        srv->addr = a->resolv.servers[i];
+                sockaddr_format((struct sockaddr *) &srv->addr, srv->label, sizeof srv->label);
+                int r = dns_server_channel_new(a->loop, (struct sockaddr *) &srv->addr, rs->row->timeout_usec,
+                                               &srv->channel);
+                if (r < 0)
+                        return r;
+                rs->n_dns_servers++;
+        }
+        for (size_t i = 0; i < spec->n_expect_addresses; i++) {
+                socklen_t len;
+                if (sockaddr_from_literal(spec->expect_addresses[i], 0, &rs->dns_expect[i], &len) < 0)
+                        return -EINVAL;
+        }
+        int type = dns_type_from_name(spec->type);
+        int rcode = spec->expect_rcode ? dns_rcode_from_name(spec->expect_rcode) : 0;
+        if (type < 0 || rcode < 0)
+                return -EINVAL;
+        rs->dns_query = (dns_query_t) {
+                .name = spec->name,
+                .type = (uint16_t) type,
+                .expect_rcode = rcode,
+                .expect = rs->dns_expect,
+                .n_expect = spec->n_expect_addresses,
+                .via_search = spec->via_search,
+                .search = a->resolv.search,
+                .n_search = a->resolv.n_search,
+                .ndots = a->resolv.ndots,
+        };
+        return 0;
 }
 
 /* Builds row states for `cfg`, carrying results over from `old` rows with the
@@ -521,12 +704,15 @@ static int plan_build(agent_t *a, const config_t *cfg, const char *identity, row
                 rs->row = plan[i];
                 rs->observed = VERDICT_UNKNOWN;
                 confirm_init(&rs->confirm);
-                rs->supported = proto_supported(plan[i]->target->proto);
+                rs->supported = probe_supported(plan[i]->target->proto);
                 if (!(rs->key = row_key(plan[i]))) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                if (rs->supported) {
+                if (rs->supported && plan[i]->target->proto == PROTO_DNS) {
+                        if ((r = row_setup_dns(a, rs)) < 0)
+                                goto fail;
+                } else if (rs->supported) {
                         socklen_t len;
                         rs->has_static_addr = sockaddr_from_literal(plan[i]->target->net.host,
                                                                     plan[i]->target->net.port, &rs->static_addr,
@@ -585,6 +771,8 @@ static int plan_bind_and_schedule(agent_t *a) {
                               a->once, on_row_due, rs, name, &rs->job);
                 if (r < 0)
                         return r;
+                if (rs->rounds == 0)
+                        sched_job_first_within(rs->job, FIRST_ROUND_WITHIN_USEC);
                 a->once_remaining++;
         }
         return 0;
@@ -655,11 +843,24 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         char *new_identity = strdup(identity);
         if (!new_identity)
                 return -ENOMEM;
+        /* resolv.conf as of this (re)load: dns rows with "servers": "resolv.conf" and via_search use it. */
+        resolv_conf_t resolv;
+        int rr = resolv_conf_read(&resolv);
+        if (rr < 0) {
+                free(new_identity);
+                config_errors_add(errs, "cannot read the resolver configuration (/etc/resolv.conf): %s",
+                                  strerror(-rr));
+                return rr;
+        }
+        resolv_conf_t old_resolv = a->resolv;
+        a->resolv = resolv;
         httpd_t *new_httpd;
         responder_t *new_responder;
         int r = rebind(a, cfg, &new_httpd, &new_responder, errs);
         if (r < 0) {
                 free(new_identity);
+                resolv_conf_done(&a->resolv);
+                a->resolv = old_resolv;
                 return r;
         }
         row_state_t **rows;
@@ -672,12 +873,16 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
                 httpd_free(new_httpd);
                 responder_free(new_responder);
                 free(new_identity);
+                resolv_conf_done(&a->resolv);
+                a->resolv = old_resolv;
                 config_errors_add(errs, "cannot build the plan: %s", strerror(-r));
                 return r;
         }
 
-        /* Point of no return: swap everything in. */
+        /* Point of no return: swap everything in. Old rows point into the old
+         * resolv snapshot (search list), so it goes after them. */
         rows_free(a->rows, a->n_rows);
+        resolv_conf_done(&old_resolv);
         a->rows = rows;
         a->n_rows = n_rows;
         free(a->identity);
@@ -1124,6 +1329,7 @@ void agent_free(agent_t *a) {
         evidence_free(a->evidence);
         metrics_free(a->metrics);
         config_free(a->cfg);
+        resolv_conf_done(&a->resolv);
         free(a->identity);
         free(a->listen);
         free(a->config_path);

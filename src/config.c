@@ -155,6 +155,14 @@ void duration_format(uint64_t usec, char *buf, size_t size) {
                 snprintf(buf, size, "%llum", (unsigned long long) (usec / (60 * USEC_PER_SEC)));
         else if (usec % USEC_PER_SEC == 0)
                 snprintf(buf, size, "%llus", (unsigned long long) (usec / USEC_PER_SEC));
+        else if (usec > USEC_PER_SEC) {
+                /* Fractional seconds, trailing zeros trimmed: "1.5s", "2.0005s". */
+                char frac[8];
+                snprintf(frac, sizeof frac, "%06llu", (unsigned long long) (usec % USEC_PER_SEC));
+                for (int i = 5; i > 0 && frac[i] == '0'; i--)
+                        frac[i] = '\0';
+                snprintf(buf, size, "%llu.%ss", (unsigned long long) (usec / USEC_PER_SEC), frac);
+        }
         else if (usec % USEC_PER_MSEC == 0)
                 snprintf(buf, size, "%llums", (unsigned long long) (usec / USEC_PER_MSEC));
         else
@@ -180,7 +188,7 @@ bool config_name_valid(const char *s) {
 static bool host_valid(const char *s) {
         struct sockaddr_storage ss;
         socklen_t len;
-        if (sockaddr_from_literal(s, 1, &ss, &len) == 0)
+        if (s[0] != '[' && sockaddr_from_literal(s, 1, &ss, &len) == 0)
                 return true;
         size_t n = strlen(s);
         if (n == 0 || n > 253)
@@ -199,7 +207,7 @@ static bool host_valid(const char *s) {
                 if (!ok || ++label > 63)
                         return false;
         }
-        return true;
+        return label > 0; /* no empty last label: "a." and "a.." are not host names */
 }
 
 const char *config_effective_identity(const config_t *cfg, const char *cli) {
@@ -450,7 +458,7 @@ static void parse_agent(parser_t *p, json_object *agent) {
             !config_name_valid(cfg->identity))
                 perr(p, "agent.identity", "invalid name \"%s\" (1-253 letters, digits, '.', '_', '-')",
                      cfg->identity);
-        if (get_string(p, "agent", agent, "listen", false, &cfg->listen)) {
+        if (get_string(p, "agent", agent, "listen", false, &cfg->listen) && cfg->listen) {
                 struct sockaddr_storage ss;
                 socklen_t len;
                 if (sockaddr_parse_listen(cfg->listen, &ss, &len) < 0)
@@ -576,8 +584,12 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                         rest = h->url + 7;
                 else if (strncmp(h->url, "https://", 8) == 0)
                         rest = h->url + 8;
-                if (!rest || !*rest || *rest == '/')
-                        perr(p, sub, "invalid URL \"%s\" (want http:// or https:// with a host)", h->url);
+                bool bad_char = false;
+                for (const char *c = h->url; *c; c++)
+                        if ((unsigned char) *c <= ' ' || *c == 0x7f)
+                                bad_char = true;
+                if (!rest || !*rest || *rest == '/' || bad_char)
+                        perr(p, sub, "invalid URL \"%s\" (want http:// or https:// with a host, no spaces)", h->url);
         }
         path_key(sub, path, "method");
         if (get_string(p, path, o, "method", false, &h->method) && h->method && strcmp(h->method, "GET") != 0 &&
@@ -707,11 +719,11 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
         if (get_string(p, path, o, "name", true, &d->name) && d->name) {
                 const char *n = d->name;
                 size_t len = strlen(n);
-                /* A trailing dot (absolute name) is allowed. */
+                /* A trailing dot (absolute name) is allowed, and "." is the root. */
                 char *copy = strndup(n, len > 1 && n[len - 1] == '.' ? len - 1 : len);
                 if (!copy)
                         p->oom = true;
-                else if (!host_valid(copy))
+                else if (strcmp(n, ".") != 0 && !host_valid(copy))
                         perr(p, sub, "invalid DNS name \"%s\"", n);
                 free(copy);
         }
@@ -741,16 +753,20 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                                 perr(p, sub, "invalid Service reference \"%s\" (want \"kubernetes:NAMESPACE/NAME\")",
                                      s);
                         else
-                                d->servers = strv_push(p, d->servers, &d->n_servers, ref);
+                                perr(p, sub, "\"%s\" needs the Kubernetes integration, which this build does not "
+                                     "have yet; use \"resolv.conf\" or a list of \"ip[:port]\"", s);
                         free(ns);
                 } else
                         perr(p, sub, "invalid servers \"%s\" (want \"resolv.conf\", \"kubernetes:NS/NAME\" or a "
                              "list of \"ip[:port]\")", s);
         } else if (servers) {
                 mode = "list";
-                if (get_string_list(p, sub, servers, &d->servers, &d->n_servers, check_server) &&
-                    d->n_servers == 0)
-                        perr(p, sub, "empty list");
+                if (get_string_list(p, sub, servers, &d->servers, &d->n_servers, check_server)) {
+                        if (d->n_servers == 0)
+                                perr(p, sub, "empty list");
+                        else if (d->n_servers > CONFIG_MAX_ADDRESSES)
+                                perr(p, sub, "%zu servers exceed the cap of %u", d->n_servers, CONFIG_MAX_ADDRESSES);
+                }
         }
         if (!(d->servers_mode = strdup(mode)))
                 p->oom = true;
@@ -761,8 +777,21 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                 perr(p, sub, "unsupported rcode \"%s\" (NOERROR, NXDOMAIN, SERVFAIL, REFUSED)", d->expect_rcode);
         path_key(sub, path, "expect_addresses");
         json_object *addrs = get(o, "expect_addresses");
-        if (addrs)
-                get_string_list(p, sub, addrs, &d->expect_addresses, &d->n_expect_addresses, check_ip);
+        if (addrs && get_string_list(p, sub, addrs, &d->expect_addresses, &d->n_expect_addresses, check_ip) &&
+            d->type) {
+                bool a = strcmp(d->type, "A") == 0, aaaa = strcmp(d->type, "AAAA") == 0;
+                if (!a && !aaaa)
+                        perr(p, sub, "only for type A or AAAA, not %s", d->type);
+                for (size_t i = 0; (a || aaaa) && i < d->n_expect_addresses; i++) {
+                        bool v6 = strchr(d->expect_addresses[i], ':') != NULL;
+                        if (v6 != aaaa) {
+                                char esub[PATH_MAX_LEN];
+                                path_index(esub, sub, i);
+                                perr(p, esub, "%s is not an %s address", d->expect_addresses[i],
+                                     aaaa ? "IPv6 (AAAA)" : "IPv4 (A)");
+                        }
+                }
+        }
         get_bool(p, path, o, "via_search", &d->via_search);
 }
 
@@ -970,6 +999,164 @@ static void line_col(const char *text, size_t offset, size_t *ret_line, size_t *
         *ret_col = col;
 }
 
+/* json-c keeps the last of two equal keys silently; a repeated target name
+ * or a second "matrix" would drop config without a word. This scans the
+ * (already valid) text for keys repeated in one object. */
+typedef struct key_ref {
+        size_t object;  /* which object, numbered in document order */
+        size_t offset;  /* of the key's opening quote */
+        size_t len;     /* of the raw key text between the quotes */
+} key_ref_t;
+
+static int key_ref_cmp(const void *a, const void *b, void *text_arg) {
+        const key_ref_t *x = a, *y = b;
+        const char *dup_scan_text = text_arg;
+        if (x->object != y->object)
+                return x->object < y->object ? -1 : 1;
+        size_t n = x->len < y->len ? x->len : y->len;
+        int c = memcmp(dup_scan_text + x->offset + 1, dup_scan_text + y->offset + 1, n);
+        if (c != 0)
+                return c;
+        if (x->len != y->len)
+                return x->len < y->len ? -1 : 1;
+        return x->offset < y->offset ? -1 : 1;
+}
+
+static void line_col(const char *text, size_t offset, size_t *ret_line, size_t *ret_col);
+
+/* The JSON path of the object that holds the key at `offset` ("targets",
+ * "matrix[2]"); "" for the top level. Rescans from the start: only used to
+ * word an error. */
+static void path_of_object_at(const char *text, size_t offset, char *out) {
+        struct {
+                bool object;
+                size_t key_start, key_len; /* the key being read in an object */
+                size_t index;              /* the element being read in an array */
+        } frames[128];
+        size_t depth = 0;
+        bool expect_key = false;
+        size_t last_key_start = 0, last_key_len = 0;
+        for (size_t i = 0; i < offset; i++) {
+                char c = text[i];
+                if (c == '/' && text[i + 1] == '/') {
+                        while (i < offset && text[i] != '\n')
+                                i++;
+                } else if (c == '/' && text[i + 1] == '*') {
+                        for (i += 2; i + 1 < offset && !(text[i] == '*' && text[i + 1] == '/'); i++)
+                                ;
+                        i++;
+                } else if (c == '"') {
+                        size_t start = i + 1;
+                        for (i++; i < offset && text[i] != '"'; i++)
+                                if (text[i] == '\\')
+                                        i++;
+                        if (expect_key && depth > 0 && frames[depth - 1].object) {
+                                last_key_start = start;
+                                last_key_len = i - start;
+                                expect_key = false;
+                        }
+                } else if (c == ':' && depth > 0 && frames[depth - 1].object) {
+                        frames[depth - 1].key_start = last_key_start;
+                        frames[depth - 1].key_len = last_key_len;
+                } else if ((c == '{' || c == '[') && depth < ELEMENTSOF(frames)) {
+                        frames[depth].object = c == '{';
+                        frames[depth].index = 0;
+                        frames[depth].key_len = 0;
+                        depth++;
+                        expect_key = c == '{';
+                } else if ((c == '}' || c == ']') && depth > 0) {
+                        depth--;
+                } else if (c == ',' && depth > 0) {
+                        if (frames[depth - 1].object)
+                                expect_key = true;
+                        else
+                                frames[depth - 1].index++;
+                }
+        }
+        /* frames[depth - 1] is the object holding the key; its parents name it. */
+        size_t len = 0;
+        out[0] = '\0';
+        for (size_t d = 0; d + 1 < depth; d++) {
+                if (frames[d].object) {
+                        char key[PATH_MAX_LEN];
+                        size_t n = frames[d].key_len < sizeof key - 1 ? frames[d].key_len : sizeof key - 1;
+                        memcpy(key, text + frames[d].key_start, n);
+                        key[n] = '\0';
+                        if (len > 0)
+                                path_append(out, &len, ".");
+                        path_append(out, &len, key);
+                } else {
+                        char idx[32];
+                        snprintf(idx, sizeof idx, "[%zu]", frames[d].index);
+                        path_append(out, &len, idx);
+                }
+        }
+}
+
+static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
+        /* Frames: object number, or 0 for an array; depth is bounded by json-c's (64). */
+        size_t frames[128], depth = 0, objects = 0;
+        bool expect_key = false;
+        key_ref_t *keys = NULL;
+        size_t n_keys = 0, alloc = 0;
+        for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                if (c == '/' && i + 1 < len && text[i + 1] == '/') {
+                        while (i < len && text[i] != '\n')
+                                i++;
+                } else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+                        for (i += 2; i + 1 < len && !(text[i] == '*' && text[i + 1] == '/'); i++)
+                                ;
+                        i++;
+                } else if (c == '"') {
+                        size_t start = i;
+                        for (i++; i < len && text[i] != '"'; i++)
+                                if (text[i] == '\\')
+                                        i++;
+                        if (expect_key && depth > 0 && frames[depth - 1] != 0) {
+                                if (n_keys == alloc) {
+                                        size_t na = alloc ? alloc * 2 : 64;
+                                        key_ref_t *nk = realloc(keys, na * sizeof *nk);
+                                        if (!nk) {
+                                                free(keys);
+                                                return -ENOMEM;
+                                        }
+                                        keys = nk;
+                                        alloc = na;
+                                }
+                                keys[n_keys++] = (key_ref_t) { frames[depth - 1], start, i - start - 1 };
+                                expect_key = false;
+                        }
+                } else if (c == '{' || c == '[') {
+                        if (depth == ELEMENTSOF(frames))
+                                break; /* deeper than json-c allows anyway */
+                        frames[depth++] = c == '{' ? ++objects : 0;
+                        expect_key = c == '{';
+                } else if (c == '}' || c == ']') {
+                        if (depth > 0)
+                                depth--;
+                        expect_key = false;
+                } else if (c == ',')
+                        expect_key = depth > 0 && frames[depth - 1] != 0;
+        }
+        /* Sorted by object, then key bytes: equal neighbours are repeats. */
+        qsort_r(keys, n_keys, sizeof *keys, key_ref_cmp, (void *) (uintptr_t) text);
+        for (size_t i = 1; i < n_keys; i++)
+                if (keys[i].object == keys[i - 1].object && keys[i].len == keys[i - 1].len &&
+                    memcmp(text + keys[i].offset + 1, text + keys[i - 1].offset + 1, keys[i].len) == 0) {
+                        size_t line, col, first_line, first_col;
+                        char where[PATH_MAX_LEN];
+                        line_col(text, keys[i].offset, &line, &col);
+                        line_col(text, keys[i - 1].offset, &first_line, &first_col);
+                        path_of_object_at(text, keys[i].offset, where);
+                        perr(p, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
+                             "only one may be given", (int) keys[i].len, text + keys[i].offset + 1, p->cfg->source,
+                             line, col, first_line);
+                }
+        free(keys);
+        return 0;
+}
+
 static const double default_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025, 0.1, 0.5, 1, 2.5, 5 };
 
@@ -1020,6 +1207,14 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
         root = json_tokener_parse_ex(tok, text, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t end = json_tokener_get_parse_end(tok);
+        if (!root && jerr == json_tokener_continue) {
+                /* A final "// comment" without a newline (ConfigMaps written with
+                 * `|-` strip it) leaves the tokener waiting for the line end. */
+                root = json_tokener_parse_ex(tok, "\n", 1);
+                jerr = json_tokener_get_error(tok);
+                if (root)
+                        end = len;
+        }
         json_tokener_free(tok);
         if (!root || jerr != json_tokener_success) {
                 size_t line, col;
@@ -1038,6 +1233,10 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
                         r = -EINVAL;
                         goto done;
                 }
+        if (check_duplicate_keys(&p, text, len) < 0) {
+                r = -ENOMEM;
+                goto done;
+        }
         if (json_object_get_type(root) != json_type_object) {
                 perr(&p, NULL, "%s: the config must be a JSON object, got %s", cfg->source, json_type_word(root));
                 r = -EINVAL;
@@ -1171,9 +1370,14 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
                   "    \"self-tcp-ipv4\": { \"tcp\": { \"host\": \"127.0.0.1\", \"port\": %u } },\n"
                   "    \"self-udp-ipv4\": { \"udp\": { \"host\": \"127.0.0.1\", \"port\": %u } },\n"
                   "    \"self-tcp-ipv6\": { \"tcp\": { \"host\": \"::1\", \"port\": %u } },\n"
-                  "    \"self-udp-ipv6\": { \"udp\": { \"host\": \"::1\", \"port\": %u } }",
+                  "    \"self-udp-ipv6\": { \"udp\": { \"host\": \"::1\", \"port\": %u } },\n"
+                  "    \"resolv-conf-dns\": { \"dns\": { \"name\": \"%s\", \"type\": \"%s\", \"servers\": \"resolv.conf\" } }",
                   CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT,
-                  CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT);
+                  CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT,
+                  /* In a cluster, the name every pod depends on; elsewhere the root
+                   * NS set, which any recursive resolver has cached. */
+                  kubernetes_host && *kubernetes_host ? "kubernetes.default.svc.cluster.local" : ".",
+                  kubernetes_host && *kubernetes_host ? "A" : "NS");
         bool kube = kubernetes_host && *kubernetes_host;
         if (kube) {
                 /* Only digits and address characters can reach the JSON text. */
@@ -1193,7 +1397,8 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
                 "    { \"from\": \"*\", \"to\": \"self-tcp-ipv4\", \"expect\": \"allow\" },\n"
                 "    { \"from\": \"*\", \"to\": \"self-udp-ipv4\", \"expect\": \"allow\" },\n"
                 "    { \"from\": \"*\", \"to\": \"self-tcp-ipv6\", \"expect\": \"allow\" },\n"
-                "    { \"from\": \"*\", \"to\": \"self-udp-ipv6\", \"expect\": \"allow\" }");
+                "    { \"from\": \"*\", \"to\": \"self-udp-ipv6\", \"expect\": \"allow\" },\n"
+                "    { \"from\": \"*\", \"to\": \"resolv-conf-dns\", \"expect\": \"allow\" }");
         if (kube)
                 sb_puts(&sb, ",\n    { \"from\": \"*\", \"to\": \"kubernetes-api\", \"expect\": \"allow\" }");
         sb_puts(&sb, "\n  ]\n}\n");

@@ -126,6 +126,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, httpd_response_t *resp, b
                 MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
         if (gzipped)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        for (size_t i = 0; i < resp->n_headers && i < HTTPD_MAX_EXTRA_HEADERS; i++)
+                MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
         if (resp->status == MHD_HTTP_METHOD_NOT_ALLOWED)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         enum MHD_Result ret = MHD_queue_response(c, resp->status, r);

@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "log.h"
+#include "probe.h"
 #include "loop.h"
 #include "util.h"
 
@@ -245,10 +246,12 @@ static int cmd_check(const cli_t *cli) {
                         describe_target(row->target, target, sizeof target);
                         duration_format(row->interval_usec, interval, sizeof interval);
                         duration_format(row->timeout_usec, timeout, sizeof timeout);
-                        bool supported = row->target->proto == PROTO_TCP || row->target->proto == PROTO_UDP;
+                        bool supported = probe_supported(row->target->proto);
                         if (!supported)
                                 unsupported++;
-                        printf("  matrix[%zu]  %-5s %-24s %s  every %s, timeout %s, confirm %u%s\n", row->index,
+                        char where[32];
+                        snprintf(where, sizeof where, "matrix[%zu]", row->index);
+                        printf("  %-12s %-5s %-24s %s  every %s, timeout %s, confirm %u%s\n", where,
                                expect_name(row->expect), row->to, target, interval, timeout, row->confirm,
                                supported ? "" : "  [not probed: not supported by this build yet]");
                 }
@@ -256,7 +259,7 @@ static int cmd_check(const cli_t *cli) {
         }
         free(ids);
         if (unsupported > 0)
-                printf("\nnote: http and dns probes are not in this build yet; their rows are reported as "
+                printf("\nnote: http probes are not in this build yet; their rows are reported as "
                        "unsupported and never count as met.\n");
         config_free(cfg);
         return EXIT_MET;

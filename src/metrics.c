@@ -97,6 +97,20 @@ bool metrics_name_valid(const char *name) {
         return true;
 }
 
+/* Label names: [a-zA-Z_][a-zA-Z0-9_]*, "__" prefix reserved; "le" is the
+ * histogram's own. */
+static bool label_name_valid(const char *name, metric_type_t type) {
+        if (!name || !*name || strncmp(name, "__", 2) == 0 || (type == METRIC_HISTOGRAM && strcmp(name, "le") == 0))
+                return false;
+        for (const char *p = name; *p; p++) {
+                char c = *p;
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (p != name && c >= '0' && c <= '9');
+                if (!ok)
+                        return false;
+        }
+        return true;
+}
+
 int metrics_family_add(metrics_t *m, const char *name, const char *help, metric_type_t type,
                        const char *const *label_names, size_t n_labels, const double *buckets, size_t n_buckets,
                        bool sweepable, metric_family_t **ret) {
@@ -105,6 +119,9 @@ int metrics_family_add(metrics_t *m, const char *name, const char *help, metric_
                 return -EINVAL;
         for (size_t i = 1; type == METRIC_HISTOGRAM && i < n_buckets; i++)
                 if (!(buckets[i] > buckets[i - 1]))
+                        return -EINVAL;
+        for (size_t i = 0; i < n_labels; i++)
+                if (!label_name_valid(label_names[i], type))
                         return -EINVAL;
         metric_family_t *f = calloc(1, sizeof *f);
         if (!f)

@@ -9,20 +9,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "aresloop.h"
 #include "util.h"
-
-typedef struct resolver_socket {
-        ares_socket_t fd;
-        loop_io_t *io;
-} resolver_socket_t;
 
 struct resolver {
         loop_t *loop;
-        ares_channel channel;
-        loop_timer_t *timer;        /* c-ares' own timeouts */
-        resolver_socket_t *sockets; /* the few sockets c-ares has open */
-        size_t n_sockets;
-        bool destroying;
+        ares_loop_t *al;            /* the channel for names, driven by the loop */
 };
 
 struct resolve_req {
@@ -165,100 +157,19 @@ int sockaddr_parse_ip_port(const char *s, uint16_t default_port, struct sockaddr
 
 /* ---- c-ares driven by the loop ---- */
 
-static int status_to_errno(int status) {
-        switch (status) {
-        case ARES_SUCCESS: return 0;
-        case ARES_ENODATA:
-        case ARES_ENOTFOUND:
-        case ARES_ENONAME: return -ENOENT;
-        case ARES_ETIMEOUT: return -ETIMEDOUT;
-        case ARES_ECONNREFUSED: return -ECONNREFUSED;
-        case ARES_ENOMEM: return -ENOMEM;
-        case ARES_ECANCELLED:
-        case ARES_EDESTRUCTION: return -ECANCELED;
-        default: return -EIO;
-        }
-}
-
-static void update_timer(resolver_t *r) {
-        struct timeval tv, *next = ares_timeout(r->channel, NULL, &tv);
-        if (!next) {
-                loop_timer_disarm(r->timer);
-                return;
-        }
-        loop_timer_arm(r->timer, mono_usec() + (uint64_t) next->tv_sec * USEC_PER_SEC + (uint64_t) next->tv_usec);
-}
-
-static void on_ares_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
-        resolver_t *r = userdata;
-        ares_socket_t rfd = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD;
-        ares_socket_t wfd = events & EPOLLOUT ? fd : ARES_SOCKET_BAD;
-        ares_process_fd(r->channel, rfd, wfd);
-        update_timer(r);
-}
-
-static void on_ares_timer(loop_timer_t *t, void *userdata) {
-        resolver_t *r = userdata;
-        ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        update_timer(r);
-}
-
-static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
-        resolver_t *r = data;
-        size_t i;
-        for (i = 0; i < r->n_sockets; i++)
-                if (r->sockets[i].fd == fd)
-                        break;
-        uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
-        if (!readable && !writable) {
-                /* c-ares is about to close fd: forget it first. */
-                if (i < r->n_sockets) {
-                        loop_io_remove(r->sockets[i].io);
-                        r->sockets[i] = r->sockets[--r->n_sockets];
-                }
-                return;
-        }
-        if (i < r->n_sockets) {
-                (void) loop_io_set_events(r->sockets[i].io, events);
-                return;
-        }
-        resolver_socket_t *s = realloc(r->sockets, (r->n_sockets + 1) * sizeof *s);
-        if (!s)
-                return; /* the query times out; nothing else can be done here */
-        r->sockets = s;
-        loop_io_t *io;
-        if (loop_io_add(r->loop, fd, events, on_ares_io, r, "c-ares", &io) < 0)
-                return;
-        r->sockets[r->n_sockets++] = (resolver_socket_t) { .fd = fd, .io = io };
-}
-
 int resolver_new(loop_t *loop, resolver_t **ret) {
-        static bool library_ready;
-        if (!library_ready) {
-                if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
-                        return -ENOMEM;
-                library_ready = true;
-        }
         resolver_t *r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
         r->loop = loop;
-        int err = loop_timer_new(loop, on_ares_timer, r, "c-ares-timeout", &r->timer);
-        if (err < 0) {
-                free(r);
-                return err;
-        }
         struct ares_options opts = {
-                .sock_state_cb = on_sock_state,
-                .sock_state_cb_data = r,
                 .timeout = 1000, /* ms per try; the probe's own deadline bounds the total */
                 .tries = 2,
         };
-        int status = ares_init_options(&r->channel, &opts, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-        if (status != ARES_SUCCESS) {
-                loop_timer_free(r->timer);
+        int err = ares_loop_new(loop, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES, &r->al);
+        if (err < 0) {
                 free(r);
-                return status == ARES_ENOMEM ? -ENOMEM : -EIO;
+                return err;
         }
         *ret = r;
         return 0;
@@ -273,12 +184,7 @@ static void req_free(resolve_req_t *req) {
 void resolver_free(resolver_t *r) {
         if (!r)
                 return;
-        r->destroying = true;
-        ares_destroy(r->channel); /* runs pending callbacks with ARES_EDESTRUCTION */
-        for (size_t i = 0; i < r->n_sockets; i++)
-                loop_io_remove(r->sockets[i].io);
-        free(r->sockets);
-        loop_timer_free(r->timer);
+        ares_loop_free(r->al); /* runs pending callbacks with ARES_EDESTRUCTION */
         free(r);
 }
 
@@ -309,7 +215,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                 req_free(req);
                 return;
         }
-        req->status = status_to_errno(status);
+        req->status = ares_status_to_errno(status);
         if (status == ARES_SUCCESS && res) {
                 size_t n = 0;
                 for (struct ares_addrinfo_node *node = res->nodes; node; node = node->ai_next)
@@ -369,8 +275,8 @@ int resolver_lookup(resolver_t *r, const char *host, uint16_t port, size_t max_a
         req->in_ares = true;
         *ret = req;
         /* May call on_addrinfo synchronously; it only stores and defers. */
-        ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, req);
-        update_timer(r);
+        ares_getaddrinfo(ares_loop_channel(r->al), host, NULL, &hints, on_addrinfo, req);
+        ares_loop_update(r->al);
         return 0;
 }
 
@@ -383,4 +289,73 @@ void resolver_cancel(resolve_req_t *req) {
                 return;
         }
         req_free(req);
+}
+
+void resolv_conf_done(resolv_conf_t *rc) {
+        for (size_t i = 0; i < rc->n_search; i++)
+                free(rc->search[i]);
+        free(rc->search);
+        free(rc->servers);
+        *rc = (resolv_conf_t) { 0 };
+}
+
+int resolv_conf_read(resolv_conf_t *ret) {
+        static bool library_ready;
+        if (!library_ready) {
+                if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+                        return -ENOMEM;
+                library_ready = true;
+        }
+        ares_channel ch;
+        struct ares_options opts;
+        int optmask = 0;
+        resolv_conf_t rc = { 0 };
+        struct ares_addr_port_node *servers = NULL;
+        int r = 0;
+        if (ares_init(&ch) != ARES_SUCCESS)
+                return -ENOMEM;
+        if (ares_save_options(ch, &opts, &optmask) != ARES_SUCCESS) {
+                ares_destroy(ch);
+                return -ENOMEM;
+        }
+        rc.ndots = (unsigned) opts.ndots;
+        if (opts.ndomains > 0 && !(rc.search = calloc((size_t) opts.ndomains, sizeof *rc.search)))
+                r = -ENOMEM;
+        for (int i = 0; r == 0 && i < opts.ndomains; i++)
+                if (!(rc.search[rc.n_search++] = strdup(opts.domains[i])))
+                        r = -ENOMEM;
+        if (r == 0 && ares_get_servers_ports(ch, &servers) != ARES_SUCCESS)
+                r = -ENOMEM;
+        size_t n = 0;
+        for (struct ares_addr_port_node *s = servers; s; s = s->next)
+                n++;
+        if (r == 0 && n > 0 && !(rc.servers = calloc(n, sizeof *rc.servers)))
+                r = -ENOMEM;
+        for (struct ares_addr_port_node *s = servers; r == 0 && s; s = s->next) {
+                struct sockaddr_storage *ss = &rc.servers[rc.n_servers];
+                memset(ss, 0, sizeof *ss);
+                uint16_t port = s->udp_port ? (uint16_t) s->udp_port : 53;
+                if (s->family == AF_INET) {
+                        struct sockaddr_in *in = (struct sockaddr_in *) ss;
+                        in->sin_family = AF_INET;
+                        in->sin_addr = s->addr.addr4;
+                        in->sin_port = htons(port);
+                } else if (s->family == AF_INET6) {
+                        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+                        in6->sin6_family = AF_INET6;
+                        memcpy(&in6->sin6_addr, &s->addr.addr6, sizeof in6->sin6_addr);
+                        in6->sin6_port = htons(port);
+                } else
+                        continue;
+                rc.n_servers++;
+        }
+        ares_free_data(servers);
+        ares_destroy_options(&opts);
+        ares_destroy(ch);
+        if (r < 0) {
+                resolv_conf_done(&rc);
+                return r;
+        }
+        *ret = rc;
+        return 0;
 }

@@ -24,6 +24,7 @@ struct sched_job {
         sched_run_cb cb;
         void *userdata;
         sched_job_t *queue_next;   /* FIFO of jobs waiting for a slot */
+        sched_job_t *prev, *next;  /* every job of the scheduler */
 };
 
 struct sched {
@@ -34,6 +35,7 @@ struct sched {
         unsigned queued;
         uint64_t skipped;
         sched_job_t *queue_head, *queue_tail;
+        sched_job_t *jobs;         /* all jobs, for sched_free() */
         bool draining;
 };
 
@@ -48,13 +50,20 @@ int sched_new(loop_t *loop, unsigned max_in_flight, sched_t **ret) {
         return 0;
 }
 
+static void drain(sched_t *s);
+
 void sched_free(sched_t *s) {
-        /* Jobs are owned by their creators, who cancel them first. */
+        if (!s)
+                return;
+        s->draining = true; /* nothing starts while jobs go */
+        while (s->jobs)
+                sched_cancel(s->jobs);
         free(s);
 }
 
 void sched_set_max_in_flight(sched_t *s, unsigned max_in_flight) {
         s->max_in_flight = max_in_flight ? max_in_flight : 1;
+        drain(s);
 }
 
 uint64_t sched_phase(const char *key, uint64_t interval_usec) {
@@ -132,7 +141,7 @@ static void on_job_timer(loop_timer_t *t, void *userdata) {
         uint64_t now = mono_usec();
         /* Next slot: the one after this, or if we fell a whole interval behind,
          * the next one in the future (no burst of catch-up runs). */
-        uint64_t next = due + job->interval;
+        uint64_t next = slot_at_or_after(s, job, due + 1);
         if (next <= now)
                 next = slot_at_or_after(s, job, now + 1);
         job->next_due = next;
@@ -178,8 +187,23 @@ int sched_add(sched_t *s, uint64_t interval_usec, uint64_t phase_usec, bool run_
         uint64_t now = mono_usec();
         job->next_due = run_now ? now : slot_at_or_after(s, job, now);
         loop_timer_arm(job->timer, job->next_due);
+        job->next = s->jobs;
+        if (s->jobs)
+                s->jobs->prev = job;
+        s->jobs = job;
         *ret = job;
         return 0;
+}
+
+void sched_job_first_within(sched_job_t *job, uint64_t within_usec) {
+        if (job->state != JOB_IDLE || within_usec == 0)
+                return;
+        uint64_t first = mono_usec() + job->phase % within_usec;
+        if (first >= job->next_due)
+                return;
+        /* The run after this early one falls back onto the regular slots. */
+        job->next_due = first;
+        loop_timer_arm(job->timer, first);
 }
 
 void sched_job_done(sched_job_t *job) {
@@ -199,6 +223,12 @@ void sched_cancel(sched_job_t *job) {
                 s->in_flight--;
         else if (job->state == JOB_QUEUED)
                 queue_unlink(s, job);
+        if (job->prev)
+                job->prev->next = job->next;
+        else
+                s->jobs = job->next;
+        if (job->next)
+                job->next->prev = job->prev;
         loop_timer_free(job->timer);
         free(job->name);
         free(job);

@@ -129,20 +129,12 @@ void sb_put_double(strbuf_t *sb, double v) {
                 sb_put_u64(sb, (uint64_t) v);
                 return;
         }
-        /* Up to nanosecond resolution without an exponent for the usual range
-         * (durations, timestamps); trailing zeros trimmed. */
-        double a = fabs(v);
-        if (a >= 1e-6 && a < 1e15) {
-                char tmp[64];
-                int n = snprintf(tmp, sizeof tmp, "%.9f", v);
-                while (n > 0 && tmp[n - 1] == '0')
-                        n--;
-                if (n > 0 && tmp[n - 1] == '.')
-                        n--;
-                sb_append(sb, tmp, (size_t) n);
-                return;
-        }
-        sb_printf(sb, "%.17g", v);
+        /* The shortest of %.15g / %.17g that reads back as the same double. */
+        char tmp[40];
+        snprintf(tmp, sizeof tmp, "%.15g", v);
+        if (strtod(tmp, NULL) != v)
+                snprintf(tmp, sizeof tmp, "%.17g", v);
+        sb_puts(sb, tmp);
 }
 
 void sb_put_json_string(strbuf_t *sb, const char *v) {

@@ -99,3 +99,7 @@ outcome_t probe_outcome_from_errno(int err) {
                 return OUTCOME_LOCAL_ERROR;
         }
 }
+
+bool probe_supported(proto_t p) {
+        return p == PROTO_TCP || p == PROTO_UDP || p == PROTO_DNS;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# netcanary's one entry point for people and CI (README "Quick start").
+#
+#   ./dev.sh run [netcanary args...]   install what is missing, build, run the daemon
+#                                      (embedded default config unless --config is given)
+#   ./dev.sh test                      install what is missing, build, run the whole test
+#                                      suite; ends with "N passed, N failed"
+#
+# Packages come from Debian 12 with apt-get (as root, or through sudo). Nothing
+# is downloaded at configure or test time.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${BUILD_DIR:-build}
+
+BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-openssl-dev
+                libjson-c-dev zlib1g-dev)
+TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
+               procps psmisc)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ensure_packages() {
+        local missing=() p
+        for p in "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        log "installing with apt-get: ${missing[*]}"
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -qq
+        # Package scripts must not start services (prometheus, unbound): the tests start their own.
+        local policy=/usr/sbin/policy-rc.d created_policy=0
+        if [ ! -e "$policy" ] && [ "$(id -u)" -eq 0 ]; then
+                printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+        fi
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+        [ "$created_policy" -eq 0 ] || rm -f "$policy"
+}
+
+build() {
+        if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+                log "configuring $BUILD_DIR"
+                meson setup "$BUILD_DIR" >&2
+        fi
+        log "building"
+        ninja -C "$BUILD_DIR" >&2
+}
+
+# Prints "N passed, N failed[, N skipped]" from meson's machine-readable log.
+summarize() {
+        local logfile="$BUILD_DIR/meson-logs/testlog.json"
+        if [ ! -s "$logfile" ]; then
+                echo "0 passed, 1 failed"
+                return 1
+        fi
+        local passed failed skipped
+        passed=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$logfile")
+        failed=$(jq -s '[.[] | select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS")] | length' "$logfile")
+        skipped=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$logfile")
+        if [ "$failed" -gt 0 ]; then
+                echo "failed tests:"
+                jq -r 'select(.result != "OK" and .result != "SKIP" and .result != "EXPECTEDFAIL") | "  \(.name): \(.result)"' "$logfile"
+        fi
+        echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+        [ "$failed" -eq 0 ]
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+run)
+        ensure_packages "${BUILD_PACKAGES[@]}"
+        build
+        log "starting netcanary (Ctrl-C stops it); metrics on http://127.0.0.1:9890/metrics"
+        exec "$BUILD_DIR/src/netcanary" run "$@"
+        ;;
+test)
+        ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+        build
+        status=0
+        meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
+        summarize || status=1
+        exit "$status"
+        ;;
+*)
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac
