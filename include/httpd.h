@@ -39,6 +39,16 @@ void httpd_free(httpd_t *h);
 int httpd_route(httpd_t *h, const char *path, httpd_handler_cb cb, void *userdata);
 uint16_t httpd_port(const httpd_t *h);
 
+/* Answering later: a handler that cannot answer at once (it starts a probe)
+ * calls httpd_request_defer(), leaves `resp` alone, and later hands the
+ * response to httpd_deferred_finish(). The connection is suspended meanwhile.
+ * httpd_free() answers every unfinished deferral with 503. */
+typedef struct httpd_deferred httpd_deferred_t;
+
+httpd_deferred_t *httpd_request_defer(const httpd_request_t *req);
+/* Takes resp->body. The deferral is freed once the response is queued. */
+void httpd_deferred_finish(httpd_deferred_t *d, httpd_response_t *resp);
+
 /* A query parameter of the request, or NULL. */
 const char *httpd_request_query(const httpd_request_t *req, const char *key);
 const char *httpd_request_header(const httpd_request_t *req, const char *name);

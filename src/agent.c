@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "probe.h"
 #include "probe_dns.h"
+#include "probe_http.h"
 #include "procmetrics.h"
 #include "resolver.h"
 #include "responder.h"
@@ -31,6 +32,8 @@
 #define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
 /* New rows (at start and on reload) run their first round within this window. */
 #define FIRST_ROUND_WITHIN_USEC (2 * USEC_PER_SEC)
+/* /probe requests probing at once; more get 503. */
+#define ADHOC_MAX_IN_FLIGHT 16u
 /* A deny row is verified while an allow row reached the same address within
  * this many of the longer of the two intervals. */
 #define EVIDENCE_WINDOW_INTERVALS 3u
@@ -55,6 +58,7 @@ typedef struct probe_slot {
         size_t index;                  /* into row->round */
         probe_t *probe;                /* tcp, udp */
         dns_probe_t *dns_probe;        /* dns */
+        http_probe_t *http_probe;      /* http */
 } probe_slot_t;
 
 /* One DNS server of a dns row: measured alone, through its own channel. */
@@ -101,6 +105,22 @@ struct row_state {
         struct sockaddr_storage *dns_expect;
         metric_t *m_search_queries;
 
+        /* http rows */
+        http_request_t *http_req;
+        uint64_t resolve_start;        /* mono µs the round's name lookup began */
+        uint64_t resolve_usec;         /* how long it took */
+        char *last_http_detail;        /* logged when it changes */
+        metric_t *m_http_phase[_HTTP_PHASE_MAX];
+
+        /* One-off probes for /probe: not in the plan, no metrics, no schedule. */
+        bool adhoc;
+        row_t *adhoc_row;              /* the synthetic row (fields point into the config) */
+        httpd_deferred_t *deferred;    /* the suspended /probe request */
+        uint64_t adhoc_start;          /* mono µs */
+        http_probe_result_t adhoc_http;
+        dns_probe_result_t adhoc_dns;
+        row_state_t *adhoc_prev, *adhoc_next;
+
         metric_t *m_probes[_OUTCOME_MAX]; /* created on first use */
         metric_t *m_duration;
         metric_t *m_verdict[_VERDICT_MAX];
@@ -134,9 +154,12 @@ struct agent {
         uint64_t max_allow_interval;   /* longest allow-row interval in the plan */
         unsigned probes_in_flight;
         size_t once_remaining;
+        row_state_t *adhoc;            /* /probe requests in flight */
+        unsigned n_adhoc;
 
         metric_family_t *f_probes, *f_duration, *f_verdict, *f_met, *f_verified, *f_mismatches, *f_last_probe,
-                *f_addresses, *f_dns_lookup, *f_dns_responses, *f_dns_search;
+                *f_addresses, *f_dns_lookup, *f_dns_responses, *f_dns_search, *f_http_phase;
+        http_client_t *http;
         resolv_conf_t resolv;          /* snapshot taken at the last (re)load */
         metric_t *m_lag, *m_in_flight, *m_reload_ok, *m_reload_ts;
 
@@ -203,6 +226,11 @@ static int register_families(agent_t *a, const config_t *cfg) {
         FAMILY(&a->f_dns_search, "netcanary_dns_search_queries",
                "Queries the last search-list lookup of the name took (resolv.conf search and ndots).", METRIC_GAUGE,
                l_name, ELEMENTSOF(l_name), NULL, 0, true);
+
+        static const char *const l_phase[] = { "from", "to", "phase" };
+        FAMILY(&a->f_http_phase, "netcanary_http_phase_duration_seconds",
+               "Phases of the row's last HTTP probe: resolve, connect, tls, processing (request sent to first "
+               "byte), transfer.", METRIC_GAUGE, l_phase, ELEMENTSOF(l_phase), NULL, 0, true);
 
         FAMILY(&f, "netcanary_scheduler_lag_seconds", "How late probe rounds start against their slot.",
                METRIC_HISTOGRAM, NULL, 0, lag_buckets, ELEMENTSOF(lag_buckets), false);
@@ -283,6 +311,12 @@ static int row_bind_metrics(agent_t *a, row_state_t *rs) {
                         (void) metric_family_find(a->f_dns_responses, rl, &c);
                 }
         }
+        memset(rs->m_http_phase, 0, sizeof rs->m_http_phase);
+        for (http_phase_t ph = 0; row->target->proto == PROTO_HTTP && ph < _HTTP_PHASE_MAX; ph++) {
+                const char *labels[] = { a->identity, row->to, http_phase_name(ph) };
+                if ((r = metric_family_series(a->f_http_phase, labels, &rs->m_http_phase[ph])) < 0)
+                        return r;
+        }
         rs->m_search_queries = NULL;
         if (row->target->proto == PROTO_DNS && row->target->dns.via_search) {
                 const char *labels[] = { row->target->dns.name };
@@ -332,6 +366,11 @@ static void row_round_abandon(row_state_t *rs) {
                         rs->slots[i].dns_probe = NULL;
                         a->probes_in_flight--;
                 }
+                if (rs->slots[i].http_probe) {
+                        probe_http_cancel(rs->slots[i].http_probe);
+                        rs->slots[i].http_probe = NULL;
+                        a->probes_in_flight--;
+                }
         }
         free(rs->round);
         free(rs->slots);
@@ -357,7 +396,13 @@ static void log_verdict_change(agent_t *a, row_state_t *rs, verdict_t old) {
                   "mismatch", mismatch_name(mm), "outcome", outcome, "address", addr, NULL);
 }
 
+static void adhoc_finish(row_state_t *rs);
+
 static void row_round_finish(row_state_t *rs) {
+        if (rs->adhoc) {
+                adhoc_finish(rs);
+                return;
+        }
         agent_t *a = rs->agent;
         const row_t *row = rs->row;
         uint64_t now = mono_usec(), now_wall = wall_usec();
@@ -436,6 +481,43 @@ static void on_probe_done(const probe_result_t *result, void *userdata) {
                 row_round_finish(rs);
 }
 
+static void on_http_probe_done(const http_probe_result_t *result, void *userdata) {
+        probe_slot_t *slot = userdata;
+        row_state_t *rs = slot->row;
+        agent_t *a = rs->agent;
+        addr_result_t *res = &rs->round[slot->index];
+        slot->http_probe = NULL;
+        a->probes_in_flight--;
+        res->outcome = result->outcome;
+        res->duration_usec = result->duration_usec;
+        res->error = result->error;
+        if (rs->adhoc) {
+                rs->adhoc_http = *result;
+                if (--rs->round_pending == 0)
+                        row_round_finish(rs);
+                return;
+        }
+        for (http_phase_t ph = 0; ph < _HTTP_PHASE_MAX; ph++)
+                if (rs->m_http_phase[ph])
+                        metric_set(rs->m_http_phase[ph], (double) result->phase_usec[ph] / 1e6);
+        /* Say why an answer was not as required, once per change (TLS errors name the reason). */
+        /* Connection-level outcomes speak for themselves; answers that were not
+         * as required (status, body, TLS) say why. */
+        const char *detail = result->outcome == OUTCOME_BAD_RESPONSE || result->outcome == OUTCOME_LOCAL_ERROR
+                                     ? result->detail
+                                     : "";
+        if (*detail && (!rs->last_http_detail || strcmp(rs->last_http_detail, detail) != 0)) {
+                char status[16];
+                snprintf(status, sizeof status, "%ld", result->status);
+                log_event(LOG_WARN, "http probe failed", "from", a->identity, "to", rs->row->to, "outcome",
+                          outcome_name(result->outcome), "status", status, "reason", detail, NULL);
+        }
+        free(rs->last_http_detail);
+        rs->last_http_detail = *detail ? strdup(detail) : NULL;
+        if (--rs->round_pending == 0)
+                row_round_finish(rs);
+}
+
 /* Finishes the round with one result that has no address (the name did not
  * resolve, or no memory to probe). */
 static void row_round_single(row_state_t *rs, outcome_t outcome, int error) {
@@ -469,11 +551,20 @@ static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addr
         }
         for (size_t i = 0; i < n; i++) {
                 const struct sockaddr *sa = (const struct sockaddr *) &addrs[i];
-                int r = rs->row->target->proto == PROTO_UDP
-                                ? probe_udp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
-                                                  &rs->slots[i].probe)
-                                : probe_tcp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
-                                                  &rs->slots[i].probe);
+                int r;
+                switch (rs->row->target->proto) {
+                case PROTO_UDP:
+                        r = probe_udp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                            &rs->slots[i].probe);
+                        break;
+                case PROTO_HTTP:
+                        r = probe_http_start(a->http, rs->http_req, sa, rs->resolve_usec, rs->round_deadline,
+                                             on_http_probe_done, &rs->slots[i], &rs->slots[i].http_probe);
+                        break;
+                default:
+                        r = probe_tcp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                            &rs->slots[i].probe);
+                }
                 if (r < 0) {
                         rs->round[i].outcome = OUTCOME_LOCAL_ERROR;
                         rs->round[i].error = -r;
@@ -498,6 +589,14 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
         res->outcome = result->outcome;
         res->duration_usec = result->duration_usec;
         res->error = result->error;
+        if (rs->adhoc) {
+                /* The slowest server is what a blackbox-style scrape reports. */
+                if (result->duration_usec >= rs->adhoc_dns.duration_usec)
+                        rs->adhoc_dns = *result;
+                if (--rs->round_pending == 0)
+                        row_round_finish(rs);
+                return;
+        }
         for (size_t i = 0; i < result->n_queries; i++) {
                 metric_t *c;
                 const char *labels[] = { srv->label, spec->name, spec->type, result->responses[i] };
@@ -559,6 +658,7 @@ static void on_resolved(int status, const struct sockaddr_storage *addrs, size_t
         rs->resolve = NULL;
         rs->agent->probes_in_flight--;
         loop_timer_disarm(rs->resolve_timer);
+        rs->resolve_usec = mono_usec() - rs->resolve_start;
         if (status < 0) {
                 if (log_enabled(LOG_DEBUG))
                         log_event(LOG_DEBUG, "name did not resolve", "to", rs->row->to, "host",
@@ -577,16 +677,16 @@ static void on_resolve_deadline(loop_timer_t *t, void *userdata) {
         row_round_single(rs, OUTCOME_DNS_ERROR, ETIMEDOUT);
 }
 
-static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
-        row_state_t *rs = userdata;
+/* Starts one round: resolve if needed, then one probe per address. */
+static void row_round_start(row_state_t *rs) {
         agent_t *a = rs->agent;
         const row_t *row = rs->row;
-        metric_observe(a->m_lag, (double) lag_usec / 1e6);
         rs->round_deadline = mono_usec() + row->timeout_usec;
         if (row->target->proto == PROTO_DNS) {
                 row_round_dns(rs);
                 return;
         }
+        rs->resolve_usec = 0;
         if (rs->has_static_addr) {
                 row_round_probe(rs, &rs->static_addr, 1);
                 return;
@@ -596,8 +696,11 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
                 row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOMEM);
                 return;
         }
-        size_t max = row->target->net.each_address ? CONFIG_MAX_ADDRESSES : 1;
-        int r = resolver_lookup(a->resolver, row->target->net.host, row->target->net.port, max, on_resolved, rs,
+        bool http = row->target->proto == PROTO_HTTP;
+        size_t max = !http && row->target->net.each_address ? CONFIG_MAX_ADDRESSES : 1;
+        rs->resolve_start = mono_usec();
+        int r = resolver_lookup(a->resolver, http ? http_request_host(rs->http_req) : row->target->net.host,
+                                http ? http_request_port(rs->http_req) : row->target->net.port, max, on_resolved, rs,
                                 &rs->resolve);
         if (r < 0) {
                 row_round_single(rs, OUTCOME_LOCAL_ERROR, -r);
@@ -605,6 +708,12 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
         }
         a->probes_in_flight++;
         loop_timer_arm(rs->resolve_timer, rs->round_deadline);
+}
+
+static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
+        row_state_t *rs = userdata;
+        metric_observe(rs->agent->m_lag, (double) lag_usec / 1e6);
+        row_round_start(rs);
 }
 
 /* ---- the plan ---- */
@@ -619,6 +728,9 @@ static void row_state_free(row_state_t *rs) {
                 ares_loop_free(rs->dns_servers[i].channel);
         free(rs->dns_servers);
         free(rs->dns_expect);
+        http_request_free(rs->http_req);
+        free(rs->last_http_detail);
+        free(rs->adhoc_row);
         free(rs->last);
         free(rs->key);
         free(rs);
@@ -681,6 +793,65 @@ static int row_setup_dns(agent_t *a, row_state_t *rs) {
 
 /* Builds row states for `cfg`, carrying results over from `old` rows with the
  * same key. Does not schedule. */
+/* A row's state with what probing it needs prepared (servers, channels,
+ * request, literal address); no metrics, not scheduled. */
+static int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
+        row_state_t *rs = calloc(1, sizeof *rs);
+        if (!rs)
+                return -ENOMEM;
+        rs->agent = a;
+        rs->row = row;
+        rs->observed = VERDICT_UNKNOWN;
+        confirm_init(&rs->confirm);
+        rs->supported = probe_supported(row->target->proto);
+        int r = -ENOMEM;
+        if (!(rs->key = row_key(row)))
+                goto fail;
+        socklen_t len;
+        switch (row->target->proto) {
+        case PROTO_DNS:
+                if ((r = row_setup_dns(a, rs)) < 0)
+                        goto fail;
+                break;
+        case PROTO_HTTP:
+                if ((r = http_request_new(&row->target->http, &rs->http_req)) < 0)
+                        goto fail;
+                rs->has_static_addr = sockaddr_from_literal(http_request_host(rs->http_req),
+                                                            http_request_port(rs->http_req), &rs->static_addr,
+                                                            &len) == 0;
+                break;
+        default:
+                rs->has_static_addr = sockaddr_from_literal(row->target->net.host, row->target->net.port,
+                                                            &rs->static_addr, &len) == 0;
+        }
+        *ret = rs;
+        return 0;
+fail:
+        row_state_free(rs);
+        return r;
+}
+
+static int row_state_key_cmp(const void *a, const void *b) {
+        return strcmp((*(row_state_t *const *) a)->key, (*(row_state_t *const *) b)->key);
+}
+
+/* Carries what was observed over from the row with the same key. */
+static void row_state_carry(row_state_t *rs, const row_state_t *o) {
+        rs->observed = o->observed;
+        rs->confirm = o->confirm;
+        rs->verified = o->verified;
+        rs->rounds = o->rounds;
+        memcpy(rs->mismatch_count, o->mismatch_count, sizeof rs->mismatch_count);
+        rs->last_probe_wall = o->last_probe_wall;
+        rs->last_change_wall = o->last_change_wall;
+        if (o->n_last > 0 && (rs->last = malloc(o->n_last * sizeof *rs->last))) {
+                memcpy(rs->last, o->last, o->n_last * sizeof *rs->last);
+                rs->n_last = o->n_last;
+        }
+}
+
+/* Builds row states for `cfg`, carrying results over from `old` rows with the
+ * same key. Does not schedule. */
 static int plan_build(agent_t *a, const config_t *cfg, const char *identity, row_state_t ***ret_rows,
                       size_t *ret_n, row_state_t **old, size_t n_old) {
         const row_t **plan = NULL;
@@ -688,62 +859,33 @@ static int plan_build(agent_t *a, const config_t *cfg, const char *identity, row
         if (n < 0)
                 return n;
         row_state_t **rows = calloc((size_t) n + 1, sizeof *rows);
-        if (!rows) {
-                free(plan);
-                return -ENOMEM;
-        }
+        /* Old rows sorted by key: carrying over is a lookup, not a scan (10,000 rows reload). */
+        row_state_t **sorted = calloc(n_old + 1, sizeof *sorted);
         int r = 0;
-        for (int i = 0; i < n; i++) {
-                row_state_t *rs = calloc(1, sizeof *rs);
-                if (!rs) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                rows[i] = rs;
-                rs->agent = a;
-                rs->row = plan[i];
-                rs->observed = VERDICT_UNKNOWN;
-                confirm_init(&rs->confirm);
-                rs->supported = probe_supported(plan[i]->target->proto);
-                if (!(rs->key = row_key(plan[i]))) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if (rs->supported && plan[i]->target->proto == PROTO_DNS) {
-                        if ((r = row_setup_dns(a, rs)) < 0)
-                                goto fail;
-                } else if (rs->supported) {
-                        socklen_t len;
-                        rs->has_static_addr = sockaddr_from_literal(plan[i]->target->net.host,
-                                                                    plan[i]->target->net.port, &rs->static_addr,
-                                                                    &len) == 0;
-                }
-                for (size_t j = 0; j < n_old; j++) {
-                        row_state_t *o = old[j];
-                        if (!o || strcmp(o->key, rs->key) != 0)
-                                continue;
-                        rs->observed = o->observed;
-                        rs->confirm = o->confirm;
-                        rs->verified = o->verified;
-                        rs->rounds = o->rounds;
-                        memcpy(rs->mismatch_count, o->mismatch_count, sizeof rs->mismatch_count);
-                        rs->last_probe_wall = o->last_probe_wall;
-                        rs->last_change_wall = o->last_change_wall;
-                        if (o->n_last > 0 && (rs->last = malloc(o->n_last * sizeof *rs->last))) {
-                                memcpy(rs->last, o->last, o->n_last * sizeof *rs->last);
-                                rs->n_last = o->n_last;
-                        }
-                        break;
-                }
+        if (!rows || !sorted) {
+                r = -ENOMEM;
+                goto fail;
         }
+        if (n_old > 0)
+                memcpy(sorted, old, n_old * sizeof *sorted);
+        qsort(sorted, n_old, sizeof *sorted, row_state_key_cmp);
+        for (int i = 0; i < n; i++) {
+                if ((r = row_state_new(a, plan[i], &rows[i])) < 0)
+                        goto fail;
+                row_state_t **hit = bsearch(&rows[i], sorted, n_old, sizeof *sorted, row_state_key_cmp);
+                if (hit)
+                        row_state_carry(rows[i], *hit);
+        }
+        free(sorted);
         free(plan);
         *ret_rows = rows;
         *ret_n = (size_t) n;
         return 0;
 fail:
-        for (int i = 0; i < n; i++)
+        for (int i = 0; rows && i < n; i++)
                 row_state_free(rows[i]);
         free(rows);
+        free(sorted);
         free(plan);
         return r;
 }
@@ -830,6 +972,7 @@ static int rebind(agent_t *a, const config_t *cfg, httpd_t **ret_httpd, responde
 }
 
 static void install_routes(agent_t *a, httpd_t *h);
+static void adhoc_cancel_all(agent_t *a, const char *why);
 
 /* Applies a parsed config: new plan, new binds, metrics swept. Takes `cfg`
  * on success; on failure leaves the running state untouched. */
@@ -881,6 +1024,7 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
 
         /* Point of no return: swap everything in. Old rows point into the old
          * resolv snapshot (search list), so it goes after them. */
+        adhoc_cancel_all(a, "the config was reloaded");
         rows_free(a->rows, a->n_rows);
         resolv_conf_done(&old_resolv);
         a->rows = rows;
@@ -1072,12 +1216,167 @@ static void handle_index(const httpd_request_t *req, httpd_response_t *resp, voi
                   NETCANARY_VERSION, a->identity);
 }
 
+/* ---- /probe: one probe now, answered in blackbox_exporter's names ---- */
+
+static void adhoc_unlink(row_state_t *rs) {
+        agent_t *a = rs->agent;
+        if (rs->adhoc_prev)
+                rs->adhoc_prev->adhoc_next = rs->adhoc_next;
+        else if (a->adhoc == rs)
+                a->adhoc = rs->adhoc_next;
+        if (rs->adhoc_next)
+                rs->adhoc_next->adhoc_prev = rs->adhoc_prev;
+        a->n_adhoc--;
+}
+
+static void put_gauge(strbuf_t *out, const char *name, const char *help, const char *labels, double v) {
+        sb_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s%s ", name, help, name, name, labels ? labels : "");
+        sb_put_double(out, v);
+        sb_putc(out, '\n');
+}
+
+/* The answer of a finished one-off probe. probe_success is 1 when every
+ * address answered as the target requires (outcome connected): what
+ * blackbox_exporter means by it, independent of any expectation. */
+static void adhoc_finish(row_state_t *rs) {
+        agent_t *a = rs->agent;
+        const target_t *t = rs->row->target;
+        httpd_response_t resp = { .status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8" };
+        strbuf_t *out = &resp.body;
+        sb_init(out, 0);
+        bool success = rs->n_round > 0;
+        size_t outcomes[_OUTCOME_MAX] = { 0 };
+        for (size_t i = 0; i < rs->n_round; i++) {
+                outcomes[rs->round[i].outcome]++;
+                if (rs->round[i].outcome != OUTCOME_CONNECTED)
+                        success = false;
+        }
+        int family = rs->n_round > 0 ? rs->round[0].addr.ss_family : 0;
+        put_gauge(out, "probe_success", "Displays whether or not the probe was a success", NULL, success);
+        put_gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds", NULL,
+                  (double) (mono_usec() - rs->adhoc_start) / 1e6);
+        double lookup = t->proto == PROTO_DNS ? (double) rs->adhoc_dns.duration_usec / 1e6
+                                              : (double) rs->resolve_usec / 1e6;
+        put_gauge(out, "probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds", NULL,
+                  lookup);
+        put_gauge(out, "probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", NULL,
+                  family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
+        if (t->proto == PROTO_HTTP) {
+                const http_probe_result_t *h = &rs->adhoc_http;
+                put_gauge(out, "probe_http_status_code", "Response HTTP status code", NULL, (double) h->status);
+                sb_puts(out, "# HELP probe_http_duration_seconds Duration of http request by phase, summed over all "
+                             "redirects\n# TYPE probe_http_duration_seconds gauge\n");
+                for (http_phase_t ph = 0; ph < _HTTP_PHASE_MAX; ph++) {
+                        sb_printf(out, "probe_http_duration_seconds{phase=\"%s\"} ", http_phase_name(ph));
+                        sb_put_double(out, (double) h->phase_usec[ph] / 1e6);
+                        sb_putc(out, '\n');
+                }
+                put_gauge(out, "probe_http_ssl", "Indicates if SSL was used for the final redirect", NULL, h->tls);
+                put_gauge(out, "probe_http_redirects", "The number of redirects", NULL, h->redirects);
+                put_gauge(out, "probe_http_content_length", "Length of http content response (bytes read, capped)",
+                          NULL, (double) h->body_bytes);
+                put_gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", NULL,
+                          h->regex_failed);
+        } else if (t->proto == PROTO_DNS) {
+                put_gauge(out, "probe_dns_query_succeeded", "Displays whether or not the query was executed successfully",
+                          NULL, success);
+        }
+        sb_puts(out, "# HELP probe_netcanary_addresses Addresses probed, by netcanary outcome\n"
+                     "# TYPE probe_netcanary_addresses gauge\n");
+        for (outcome_t o = 0; o < _OUTCOME_MAX; o++)
+                sb_printf(out, "probe_netcanary_addresses{outcome=\"%s\"} %zu\n", outcome_name(o), outcomes[o]);
+
+        httpd_deferred_finish(rs->deferred, &resp);
+        sb_free(&resp.body);
+        adhoc_unlink(rs);
+        /* Nothing touches rs after the round finishes: its callers return at once. */
+        row_state_free(rs);
+        (void) a;
+}
+
+/* Ends every /probe in flight with 503 (reload swaps the config they point into; shutdown). */
+static void adhoc_cancel_all(agent_t *a, const char *why) {
+        while (a->adhoc) {
+                row_state_t *rs = a->adhoc;
+                row_round_abandon(rs);
+                httpd_response_t resp = { .status = 503, .content_type = "text/plain; charset=utf-8" };
+                sb_init(&resp.body, 0);
+                sb_printf(&resp.body, "probe abandoned: %s\n", why);
+                httpd_deferred_finish(rs->deferred, &resp);
+                sb_free(&resp.body);
+                adhoc_unlink(rs);
+                row_state_free(rs);
+        }
+}
+
+static void handle_probe(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        agent_t *a = userdata;
+        const char *name = httpd_request_query(req, "target");
+        if (!name || !*name) {
+                resp->status = 400;
+                sb_puts(&resp->body, "missing ?target=NAME: the name of a target in the config\n");
+                return;
+        }
+        const target_t *t = NULL;
+        for (size_t i = 0; i < a->cfg->n_targets && !t; i++)
+                if (strcmp(a->cfg->targets[i].name, name) == 0)
+                        t = &a->cfg->targets[i];
+        if (!t) {
+                /* Never an open proxy: only names from the config are probed. */
+                resp->status = 400;
+                sb_puts(&resp->body, "unknown target ");
+                sb_put_json_string(&resp->body, strlen(name) > CONFIG_MAX_NAME_LEN ? "(too long)" : name);
+                sb_puts(&resp->body, ": /probe only probes targets named in the config\n");
+                return;
+        }
+        if (a->n_adhoc >= ADHOC_MAX_IN_FLIGHT) {
+                resp->status = 503;
+                sb_printf(&resp->body, "too many /probe requests in flight (%u)\n", ADHOC_MAX_IN_FLIGHT);
+                return;
+        }
+        /* Prometheus says how long it waits; answer before that. */
+        uint64_t timeout = a->cfg->default_timeout_usec;
+        const char *scrape = httpd_request_header(req, "X-Prometheus-Scrape-Timeout-Seconds");
+        if (scrape) {
+                double secs = strtod(scrape, NULL);
+                if (secs > 0.6 && (secs - 0.5) * 1e6 < (double) timeout)
+                        timeout = (uint64_t) ((secs - 0.5) * 1e6);
+        }
+        row_t *row = calloc(1, sizeof *row);
+        row_state_t *rs = NULL;
+        int r = row ? 0 : -ENOMEM;
+        if (row) {
+                *row = (row_t) { .index = SIZE_MAX, .from = a->identity, .to = t->name, .target = t,
+                                 .expect = EXPECT_ALLOW, .interval_usec = timeout, .timeout_usec = timeout,
+                                 .confirm = 1 };
+                r = row_state_new(a, row, &rs);
+        }
+        if (r < 0 || !(rs->deferred = httpd_request_defer(req))) {
+                row_state_free(rs);
+                if (!rs)
+                        free(row);
+                resp->status = 503;
+                sb_printf(&resp->body, "cannot probe now: %s\n", strerror(r < 0 ? -r : ENOMEM));
+                return;
+        }
+        rs->adhoc = true;
+        rs->adhoc_row = row;
+        rs->adhoc_start = mono_usec();
+        rs->adhoc_next = a->adhoc;
+        if (a->adhoc)
+                a->adhoc->adhoc_prev = rs;
+        a->adhoc = rs;
+        a->n_adhoc++;
+        row_round_start(rs);
+}
+
 static void install_routes(agent_t *a, httpd_t *h) {
         /* Route registration only allocates; on failure the endpoint answers 404. */
         (void) httpd_route(h, "/metrics", handle_metrics, a);
         (void) httpd_route(h, "/healthz", handle_healthz, a);
         (void) httpd_route(h, "/readyz", handle_readyz, a);
         (void) httpd_route(h, "/api/v1/matrix", handle_matrix, a);
+        (void) httpd_route(h, "/probe", handle_probe, a);
         (void) httpd_route(h, "/", handle_index, a);
 }
 
@@ -1315,6 +1614,7 @@ uint16_t agent_http_port(const agent_t *a) {
 void agent_free(agent_t *a) {
         if (!a)
                 return;
+        adhoc_cancel_all(a, "shutting down");
         rows_free(a->rows, a->n_rows);
         loop_io_remove(a->inotify_io);
         if (a->inotify_fd >= 0)
@@ -1323,6 +1623,7 @@ void agent_free(agent_t *a) {
         loop_timer_free(a->evidence_timer);
         httpd_free(a->httpd);
         responder_free(a->responder);
+        http_client_free(a->http);
         resolver_free(a->resolver);
         if (a->sched)
                 sched_free(a->sched);
@@ -1355,6 +1656,7 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
                 goto fail;
         if ((r = metrics_new(&a->metrics)) < 0 || (r = register_families(a, cfg)) < 0 ||
             (r = evidence_new(&a->evidence)) < 0 || (r = resolver_new(loop, &a->resolver)) < 0 ||
+            (r = http_client_new(loop, a->resolver, &a->http)) < 0 ||
             (r = sched_new(loop, cfg->max_in_flight, &a->sched)) < 0)
                 goto fail;
 

@@ -23,8 +23,18 @@ typedef struct route {
         void *userdata;
 } route_t;
 
+struct httpd_deferred {
+        httpd_t *httpd;
+        struct MHD_Connection *connection;
+        bool finished;             /* response stored; connection resumed */
+        bool gzip_ok;
+        httpd_response_t resp;
+        httpd_deferred_t *prev, *next;
+};
+
 struct httpd {
         loop_t *loop;
+        httpd_deferred_t *deferred; /* suspended connections */
         struct MHD_Daemon *daemon;
         int listen_fd;
         loop_io_t *io;
@@ -35,10 +45,44 @@ struct httpd {
 };
 
 struct httpd_request {
+        httpd_t *httpd;
         struct MHD_Connection *connection;
         const char *path;
         const char *method;
+        httpd_deferred_t **deferred; /* set when the handler defers */
 };
+
+static void deferred_unlink(httpd_deferred_t *d) {
+        httpd_t *h = d->httpd;
+        if (d->prev)
+                d->prev->next = d->next;
+        else if (h->deferred == d)
+                h->deferred = d->next;
+        if (d->next)
+                d->next->prev = d->prev;
+        d->prev = d->next = NULL;
+}
+
+static void deferred_free(httpd_deferred_t *d) {
+        deferred_unlink(d);
+        sb_free(&d->resp.body);
+        free(d);
+}
+
+httpd_deferred_t *httpd_request_defer(const httpd_request_t *req) {
+        httpd_deferred_t *d = calloc(1, sizeof *d);
+        if (!d)
+                return NULL;
+        d->httpd = req->httpd;
+        d->connection = req->connection;
+        sb_init(&d->resp.body, 0);
+        d->next = req->httpd->deferred;
+        if (d->next)
+                d->next->prev = d;
+        req->httpd->deferred = d;
+        *req->deferred = d;
+        return d;
+}
 
 const char *httpd_request_query(const httpd_request_t *req, const char *key) {
         return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, key);
@@ -142,6 +186,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         httpd_response_t resp = { .status = MHD_HTTP_OK, .content_type = "text/plain; charset=utf-8" };
         sb_init(&resp.body, 0);
 
+        if (*con_cls && *con_cls != h) {
+                /* A deferred answer, resumed: queue it. */
+                httpd_deferred_t *d = *con_cls;
+                *con_cls = NULL;
+                enum MHD_Result ret = queue(c, &d->resp, d->gzip_ok);
+                deferred_free(d);
+                return ret;
+        }
+
         /* A request body is never used: swallow it, answer once it is read. */
         if (*upload_data_size > 0) {
                 *upload_data_size = 0;
@@ -162,8 +215,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 sb_puts(&resp.body, "not found\n");
                 return queue(c, &resp, false);
         }
-        httpd_request_t req = { .connection = c, .path = url, .method = method };
+        httpd_deferred_t *deferred = NULL;
+        httpd_request_t req = { .httpd = h, .connection = c, .path = url, .method = method, .deferred = &deferred };
         route->cb(&req, &resp, route->userdata);
+        if (deferred) {
+                sb_free(&resp.body);
+                deferred->gzip_ok = accepts_gzip(httpd_request_header(&req, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+                *con_cls = deferred;
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
         if (resp.body.oom) {
                 sb_free(&resp.body);
                 resp.status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -171,6 +232,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 sb_puts(&resp.body, "out of memory\n");
         }
         return queue(c, &resp, accepts_gzip(httpd_request_header(&req, MHD_HTTP_HEADER_ACCEPT_ENCODING)));
+}
+
+static void update_timer(httpd_t *h);
+
+void httpd_deferred_finish(httpd_deferred_t *d, httpd_response_t *resp) {
+        if (!d || d->finished) {
+                sb_free(&resp->body);
+                return;
+        }
+        if (!d->connection) {
+                /* The connection went away meanwhile. */
+                sb_free(&resp->body);
+                deferred_free(d);
+                return;
+        }
+        sb_free(&d->resp.body);
+        d->resp = *resp;
+        sb_init(&resp->body, 0);
+        d->finished = true;
+        MHD_resume_connection(d->connection);
+        /* MHD picks the connection up on its next run. */
+        loop_timer_arm(d->httpd->timer, mono_usec());
+}
+
+/* A connection ended: drop a deferral that never got to answer. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        httpd_t *h = cls;
+        if (*con_cls && *con_cls != h) {
+                httpd_deferred_t *d = *con_cls;
+                if (d->finished)
+                        deferred_free(d);
+                else {
+                        /* Still owned by its handler; it will finish into nothing. */
+                        d->connection = NULL;
+                }
+                *con_cls = NULL;
+        }
 }
 
 static void update_timer(httpd_t *h) {
@@ -222,8 +320,9 @@ int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret) {
                 h->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &bound)->sin6_port
                                                             : ((struct sockaddr_in *) &bound)->sin_port);
 
-        h->daemon = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL,
+        h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
                                      on_request, h,
+                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTPD_MAX_CONNECTIONS,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTPD_CONNECTION_TIMEOUT_SEC,
@@ -255,10 +354,21 @@ fail:
 void httpd_free(httpd_t *h) {
         if (!h)
                 return;
+        /* MHD requires suspended connections to be resumed before it stops. */
+        for (httpd_deferred_t *d = h->deferred; d; d = d->next)
+                if (!d->finished && d->connection) {
+                        httpd_response_t resp = { .status = 503, .content_type = "text/plain; charset=utf-8" };
+                        sb_init(&resp.body, 0);
+                        sb_puts(&resp.body, "shutting down\n");
+                        httpd_deferred_finish(d, &resp);
+                }
         loop_io_remove(h->io);
         loop_timer_free(h->timer);
+        h->timer = NULL;
         if (h->daemon)
                 MHD_stop_daemon(h->daemon);
+        while (h->deferred)
+                deferred_free(h->deferred);
         if (h->listen_fd >= 0)
                 close(h->listen_fd);
         for (size_t i = 0; i < h->n_routes; i++)

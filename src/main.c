@@ -259,7 +259,7 @@ static int cmd_check(const cli_t *cli) {
         }
         free(ids);
         if (unsupported > 0)
-                printf("\nnote: http probes are not in this build yet; their rows are reported as "
+                printf("\nnote: some protocols are not in this build; their rows are reported as "
                        "unsupported and never count as met.\n");
         config_free(cfg);
         return EXIT_MET;

@@ -101,5 +101,5 @@ outcome_t probe_outcome_from_errno(int err) {
 }
 
 bool probe_supported(proto_t p) {
-        return p == PROTO_TCP || p == PROTO_UDP || p == PROTO_DNS;
+        return p >= 0 && p < _PROTO_MAX;
 }
