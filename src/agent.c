@@ -1,10 +1,8 @@
-#include "agent.h"
+#include "agent-internal.h"
 
 #include <ares.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <json.h>
-#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +11,6 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "build-config.h"
 #include "httpd.h"
@@ -28,149 +25,10 @@
 #include "results.h"
 #include "sched.h"
 
-#define RELOAD_DEBOUNCE_USEC (200 * USEC_PER_MSEC)
-#define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
-/* New rows (at start and on reload) run their first round within this window. */
-#define FIRST_ROUND_WITHIN_USEC (2 * USEC_PER_SEC)
-/* /probe requests probing at once; more get 503. */
-#define ADHOC_MAX_IN_FLIGHT 16u
-/* A deny row is verified while an allow row reached the same address within
- * this many of the longer of the two intervals. */
-#define EVIDENCE_WINDOW_INTERVALS 3u
-
 /* DNS lookups: 100 µs to 5 s. */
 static const double dns_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                       0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 static const double lag_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1 };
-
-typedef struct addr_result {
-        struct sockaddr_storage addr;  /* ss_family 0 when the name did not resolve */
-        outcome_t outcome;
-        verdict_t verdict;
-        uint64_t duration_usec;
-        int error;
-} addr_result_t;
-
-typedef struct row_state row_state_t;
-
-typedef struct probe_slot {
-        row_state_t *row;
-        size_t index;                  /* into row->round */
-        probe_t *probe;                /* tcp, udp */
-        dns_probe_t *dns_probe;        /* dns */
-        http_probe_t *http_probe;      /* http */
-} probe_slot_t;
-
-/* One DNS server of a dns row: measured alone, through its own channel. */
-typedef struct dns_server {
-        struct sockaddr_storage addr;
-        char label[64];                /* "10.96.0.10:53": the `server` label */
-        ares_loop_t *channel;
-        metric_t *m_lookup;
-} dns_server_t;
-
-struct row_state {
-        agent_t *agent;
-        const row_t *row;              /* in agent->cfg */
-        char *key;                     /* "to|protocol|expect": carries state across reloads */
-        bool supported;                /* this build has a probe for the protocol */
-        bool has_static_addr;          /* the host is an IP literal */
-        struct sockaddr_storage static_addr;
-        sched_job_t *job;
-
-        /* The round in progress. */
-        uint64_t round_deadline;       /* mono µs */
-        loop_timer_t *resolve_timer;   /* bounds name resolution by the deadline */
-        resolve_req_t *resolve;
-        addr_result_t *round;
-        probe_slot_t *slots;
-        size_t n_round;
-        size_t round_pending;
-
-        /* The last completed round. */
-        addr_result_t *last;
-        size_t n_last;
-        verdict_t observed;
-        confirm_state_t confirm;
-        bool verified;
-        uint64_t rounds;
-        uint64_t mismatch_count[_MISMATCH_MAX];
-        uint64_t last_probe_wall;      /* µs since epoch; 0 = never */
-        uint64_t last_change_wall;
-
-        /* dns rows */
-        dns_server_t *dns_servers;
-        size_t n_dns_servers;
-        dns_query_t dns_query;
-        struct sockaddr_storage *dns_expect;
-        metric_t *m_search_queries;
-
-        /* http rows */
-        http_request_t *http_req;
-        uint64_t resolve_start;        /* mono µs the round's name lookup began */
-        uint64_t resolve_usec;         /* how long it took */
-        char *last_http_detail;        /* logged when it changes */
-        metric_t *m_http_phase[_HTTP_PHASE_MAX];
-
-        /* One-off probes for /probe: not in the plan, no metrics, no schedule. */
-        bool adhoc;
-        row_t *adhoc_row;              /* the synthetic row (fields point into the config) */
-        httpd_deferred_t *deferred;    /* the suspended /probe request */
-        uint64_t adhoc_start;          /* mono µs */
-        http_probe_result_t adhoc_http;
-        dns_probe_result_t adhoc_dns;
-        row_state_t *adhoc_prev, *adhoc_next;
-
-        metric_t *m_probes[_OUTCOME_MAX]; /* created on first use */
-        metric_t *m_duration;
-        metric_t *m_verdict[_VERDICT_MAX];
-        metric_t *m_met;
-        metric_t *m_verified;
-        metric_t *m_mismatch[_MISMATCH_MAX];
-        metric_t *m_last_probe;
-        metric_t *m_addresses[_VERDICT_MAX];
-};
-
-struct agent {
-        loop_t *loop;
-        char *config_path;
-        char *cli_identity;
-        char *cli_listen;
-        bool once;
-        config_t *cfg;
-        char *identity;
-        char *listen;                  /* what httpd is bound to */
-        uint16_t responder_port;       /* what the responder is bound to; 0 = none */
-
-        resolver_t *resolver;
-        sched_t *sched;
-        evidence_t *evidence;
-        metrics_t *metrics;
-        httpd_t *httpd;
-        responder_t *responder;
-
-        row_state_t **rows;
-        size_t n_rows;
-        uint64_t max_allow_interval;   /* longest allow-row interval in the plan */
-        unsigned probes_in_flight;
-        size_t once_remaining;
-        row_state_t *adhoc;            /* /probe requests in flight */
-        unsigned n_adhoc;
-
-        metric_family_t *f_probes, *f_duration, *f_verdict, *f_met, *f_verified, *f_mismatches, *f_last_probe,
-                *f_addresses, *f_dns_lookup, *f_dns_responses, *f_dns_search, *f_http_phase;
-        http_client_t *http;
-        resolv_conf_t resolv;          /* snapshot taken at the last (re)load */
-        metric_t *m_lag, *m_in_flight, *m_reload_ok, *m_reload_ts;
-
-        int inotify_fd;
-        loop_io_t *inotify_io;
-        loop_timer_t *reload_timer;
-        loop_timer_t *evidence_timer;
-        bool last_reload_ok;
-        uint64_t last_reload_success_wall;
-        char *last_reload_error;
-};
 
 /* ---- metrics ---- */
 
@@ -349,7 +207,7 @@ static void row_publish(agent_t *a, row_state_t *rs) {
 
 /* ---- one round of one row ---- */
 
-static void row_round_abandon(row_state_t *rs) {
+void row_round_abandon(row_state_t *rs) {
         agent_t *a = rs->agent;
         resolver_cancel(rs->resolve);
         rs->resolve = NULL;
@@ -395,8 +253,6 @@ static void log_verdict_change(agent_t *a, row_state_t *rs, verdict_t old) {
                   "expect", expect_name(row->expect), "verdict", verdict_name(v), "previous", verdict_name(old),
                   "mismatch", mismatch_name(mm), "outcome", outcome, "address", addr, NULL);
 }
-
-static void adhoc_finish(row_state_t *rs);
 
 static void row_round_finish(row_state_t *rs) {
         if (rs->adhoc) {
@@ -678,7 +534,7 @@ static void on_resolve_deadline(loop_timer_t *t, void *userdata) {
 }
 
 /* Starts one round: resolve if needed, then one probe per address. */
-static void row_round_start(row_state_t *rs) {
+void row_round_start(row_state_t *rs) {
         agent_t *a = rs->agent;
         const row_t *row = rs->row;
         rs->round_deadline = mono_usec() + row->timeout_usec;
@@ -718,7 +574,7 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
 
 /* ---- the plan ---- */
 
-static void row_state_free(row_state_t *rs) {
+void row_state_free(row_state_t *rs) {
         if (!rs)
                 return;
         row_round_abandon(rs);
@@ -795,7 +651,7 @@ static int row_setup_dns(agent_t *a, row_state_t *rs) {
  * same key. Does not schedule. */
 /* A row's state with what probing it needs prepared (servers, channels,
  * request, literal address); no metrics, not scheduled. */
-static int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
+int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
         row_state_t *rs = calloc(1, sizeof *rs);
         if (!rs)
                 return -ENOMEM;
@@ -971,8 +827,6 @@ static int rebind(agent_t *a, const config_t *cfg, httpd_t **ret_httpd, responde
         return 0;
 }
 
-static void install_routes(agent_t *a, httpd_t *h);
-static void adhoc_cancel_all(agent_t *a, const char *why);
 
 /* Applies a parsed config: new plan, new binds, metrics swept. Takes `cfg`
  * on success; on failure leaves the running state untouched. */
@@ -1036,7 +890,7 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         if (new_httpd) {
                 httpd_free(a->httpd);
                 a->httpd = new_httpd;
-                install_routes(a, a->httpd);
+                agent_install_routes(a, a->httpd);
                 free(a->listen);
                 a->listen = strdup(effective_listen(a, cfg));
                 char port[8];
@@ -1162,443 +1016,6 @@ static void on_evidence_gc(loop_timer_t *t, void *userdata) {
         if (now > keep)
                 evidence_expire(a->evidence, now - keep);
         loop_timer_arm(t, now + EVIDENCE_GC_USEC);
-}
-
-/* ---- HTTP endpoints ---- */
-
-static bool agent_ready(const agent_t *a, size_t *ret_waiting) {
-        size_t waiting = 0;
-        for (size_t i = 0; i < a->n_rows; i++)
-                if (a->rows[i]->supported && a->rows[i]->rounds == 0)
-                        waiting++;
-        if (ret_waiting)
-                *ret_waiting = waiting;
-        return a->cfg && waiting == 0;
-}
-
-static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        metric_set(a->m_in_flight, a->probes_in_flight);
-        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        (void) sb_reserve(&resp->body, 64 * 1024);
-        metrics_render(a->metrics, &resp->body);
-}
-
-static void handle_healthz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        sb_puts(&resp->body, "ok\n");
-}
-
-static void handle_readyz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        size_t waiting;
-        if (agent_ready(a, &waiting)) {
-                sb_puts(&resp->body, "ready\n");
-                return;
-        }
-        resp->status = 503;
-        sb_printf(&resp->body, "not ready: %zu of %zu rows have not finished their first round\n", waiting,
-                  a->n_rows);
-}
-
-static void handle_matrix(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        resp->content_type = "application/json";
-        agent_matrix_json(userdata, &resp->body);
-}
-
-static void handle_index(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        sb_printf(&resp->body,
-                  "netcanary %s, identity %s\n\n"
-                  "/metrics         Prometheus metrics\n"
-                  "/api/v1/matrix   every row's expectation, verdict and outcome per address (JSON)\n"
-                  "/healthz         liveness\n"
-                  "/readyz          readiness: config loaded and every row probed once\n",
-                  NETCANARY_VERSION, a->identity);
-}
-
-/* ---- /probe: one probe now, answered in blackbox_exporter's names ---- */
-
-static void adhoc_unlink(row_state_t *rs) {
-        agent_t *a = rs->agent;
-        if (rs->adhoc_prev)
-                rs->adhoc_prev->adhoc_next = rs->adhoc_next;
-        else if (a->adhoc == rs)
-                a->adhoc = rs->adhoc_next;
-        if (rs->adhoc_next)
-                rs->adhoc_next->adhoc_prev = rs->adhoc_prev;
-        a->n_adhoc--;
-}
-
-static void put_gauge(strbuf_t *out, const char *name, const char *help, const char *labels, double v) {
-        sb_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s%s ", name, help, name, name, labels ? labels : "");
-        sb_put_double(out, v);
-        sb_putc(out, '\n');
-}
-
-/* The answer of a finished one-off probe. probe_success is 1 when every
- * address answered as the target requires (outcome connected): what
- * blackbox_exporter means by it, independent of any expectation. */
-static void adhoc_finish(row_state_t *rs) {
-        agent_t *a = rs->agent;
-        const target_t *t = rs->row->target;
-        httpd_response_t resp = { .status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8" };
-        strbuf_t *out = &resp.body;
-        sb_init(out, 0);
-        bool success = rs->n_round > 0;
-        size_t outcomes[_OUTCOME_MAX] = { 0 };
-        for (size_t i = 0; i < rs->n_round; i++) {
-                outcomes[rs->round[i].outcome]++;
-                if (rs->round[i].outcome != OUTCOME_CONNECTED)
-                        success = false;
-        }
-        int family = rs->n_round > 0 ? rs->round[0].addr.ss_family : 0;
-        put_gauge(out, "probe_success", "Displays whether or not the probe was a success", NULL, success);
-        put_gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds", NULL,
-                  (double) (mono_usec() - rs->adhoc_start) / 1e6);
-        double lookup = t->proto == PROTO_DNS ? (double) rs->adhoc_dns.duration_usec / 1e6
-                                              : (double) rs->resolve_usec / 1e6;
-        put_gauge(out, "probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds", NULL,
-                  lookup);
-        put_gauge(out, "probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", NULL,
-                  family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
-        if (t->proto == PROTO_HTTP) {
-                const http_probe_result_t *h = &rs->adhoc_http;
-                put_gauge(out, "probe_http_status_code", "Response HTTP status code", NULL, (double) h->status);
-                sb_puts(out, "# HELP probe_http_duration_seconds Duration of http request by phase, summed over all "
-                             "redirects\n# TYPE probe_http_duration_seconds gauge\n");
-                for (http_phase_t ph = 0; ph < _HTTP_PHASE_MAX; ph++) {
-                        sb_printf(out, "probe_http_duration_seconds{phase=\"%s\"} ", http_phase_name(ph));
-                        sb_put_double(out, (double) h->phase_usec[ph] / 1e6);
-                        sb_putc(out, '\n');
-                }
-                put_gauge(out, "probe_http_ssl", "Indicates if SSL was used for the final redirect", NULL, h->tls);
-                put_gauge(out, "probe_http_redirects", "The number of redirects", NULL, h->redirects);
-                put_gauge(out, "probe_http_content_length", "Length of http content response (bytes read, capped)",
-                          NULL, (double) h->body_bytes);
-                put_gauge(out, "probe_failed_due_to_regex", "Indicates if probe failed due to regex", NULL,
-                          h->regex_failed);
-        } else if (t->proto == PROTO_DNS) {
-                put_gauge(out, "probe_dns_query_succeeded", "Displays whether or not the query was executed successfully",
-                          NULL, success);
-        }
-        sb_puts(out, "# HELP probe_netcanary_addresses Addresses probed, by netcanary outcome\n"
-                     "# TYPE probe_netcanary_addresses gauge\n");
-        for (outcome_t o = 0; o < _OUTCOME_MAX; o++)
-                sb_printf(out, "probe_netcanary_addresses{outcome=\"%s\"} %zu\n", outcome_name(o), outcomes[o]);
-
-        httpd_deferred_finish(rs->deferred, &resp);
-        sb_free(&resp.body);
-        adhoc_unlink(rs);
-        /* Nothing touches rs after the round finishes: its callers return at once. */
-        row_state_free(rs);
-        (void) a;
-}
-
-/* Ends every /probe in flight with 503 (reload swaps the config they point into; shutdown). */
-static void adhoc_cancel_all(agent_t *a, const char *why) {
-        while (a->adhoc) {
-                row_state_t *rs = a->adhoc;
-                row_round_abandon(rs);
-                httpd_response_t resp = { .status = 503, .content_type = "text/plain; charset=utf-8" };
-                sb_init(&resp.body, 0);
-                sb_printf(&resp.body, "probe abandoned: %s\n", why);
-                httpd_deferred_finish(rs->deferred, &resp);
-                sb_free(&resp.body);
-                adhoc_unlink(rs);
-                row_state_free(rs);
-        }
-}
-
-static void handle_probe(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        const char *name = httpd_request_query(req, "target");
-        if (!name || !*name) {
-                resp->status = 400;
-                sb_puts(&resp->body, "missing ?target=NAME: the name of a target in the config\n");
-                return;
-        }
-        const target_t *t = NULL;
-        for (size_t i = 0; i < a->cfg->n_targets && !t; i++)
-                if (strcmp(a->cfg->targets[i].name, name) == 0)
-                        t = &a->cfg->targets[i];
-        if (!t) {
-                /* Never an open proxy: only names from the config are probed. */
-                resp->status = 400;
-                sb_puts(&resp->body, "unknown target ");
-                sb_put_json_string(&resp->body, strlen(name) > CONFIG_MAX_NAME_LEN ? "(too long)" : name);
-                sb_puts(&resp->body, ": /probe only probes targets named in the config\n");
-                return;
-        }
-        if (a->n_adhoc >= ADHOC_MAX_IN_FLIGHT) {
-                resp->status = 503;
-                sb_printf(&resp->body, "too many /probe requests in flight (%u)\n", ADHOC_MAX_IN_FLIGHT);
-                return;
-        }
-        /* Prometheus says how long it waits; answer before that. */
-        uint64_t timeout = a->cfg->default_timeout_usec;
-        const char *scrape = httpd_request_header(req, "X-Prometheus-Scrape-Timeout-Seconds");
-        if (scrape) {
-                double secs = strtod(scrape, NULL);
-                if (secs > 0.6 && (secs - 0.5) * 1e6 < (double) timeout)
-                        timeout = (uint64_t) ((secs - 0.5) * 1e6);
-        }
-        row_t *row = calloc(1, sizeof *row);
-        row_state_t *rs = NULL;
-        int r = row ? 0 : -ENOMEM;
-        if (row) {
-                *row = (row_t) { .index = SIZE_MAX, .from = a->identity, .to = t->name, .target = t,
-                                 .expect = EXPECT_ALLOW, .interval_usec = timeout, .timeout_usec = timeout,
-                                 .confirm = 1 };
-                r = row_state_new(a, row, &rs);
-        }
-        if (r < 0 || !(rs->deferred = httpd_request_defer(req))) {
-                row_state_free(rs);
-                if (!rs)
-                        free(row);
-                resp->status = 503;
-                sb_printf(&resp->body, "cannot probe now: %s\n", strerror(r < 0 ? -r : ENOMEM));
-                return;
-        }
-        rs->adhoc = true;
-        rs->adhoc_row = row;
-        rs->adhoc_start = mono_usec();
-        rs->adhoc_next = a->adhoc;
-        if (a->adhoc)
-                a->adhoc->adhoc_prev = rs;
-        a->adhoc = rs;
-        a->n_adhoc++;
-        row_round_start(rs);
-}
-
-static void install_routes(agent_t *a, httpd_t *h) {
-        /* Route registration only allocates; on failure the endpoint answers 404. */
-        (void) httpd_route(h, "/metrics", handle_metrics, a);
-        (void) httpd_route(h, "/healthz", handle_healthz, a);
-        (void) httpd_route(h, "/readyz", handle_readyz, a);
-        (void) httpd_route(h, "/api/v1/matrix", handle_matrix, a);
-        (void) httpd_route(h, "/probe", handle_probe, a);
-        (void) httpd_route(h, "/", handle_index, a);
-}
-
-/* ---- reports ---- */
-
-static void put_json_time(strbuf_t *out, uint64_t wall) {
-        if (wall == 0)
-                sb_puts(out, "null");
-        else
-                sb_put_double(out, (double) (wall / 1000) / 1e3);
-}
-
-int agent_matrix_json(agent_t *a, strbuf_t *out) {
-        sb_puts(out, "{\"identity\":");
-        sb_put_json_string(out, a->identity);
-        sb_puts(out, ",\"version\":");
-        sb_put_json_string(out, NETCANARY_VERSION);
-        sb_puts(out, ",\"config\":{\"source\":");
-        sb_put_json_string(out, a->cfg->source);
-        sb_printf(out, ",\"last_reload_successful\":%s,\"last_reload_success_timestamp\":",
-                  a->last_reload_ok ? "true" : "false");
-        put_json_time(out, a->last_reload_success_wall);
-        sb_puts(out, ",\"last_reload_error\":");
-        if (a->last_reload_error)
-                sb_put_json_string(out, a->last_reload_error);
-        else
-                sb_puts(out, "null");
-        sb_printf(out, "},\"ready\":%s,\"rows\":[", agent_ready(a, NULL) ? "true" : "false");
-        for (size_t i = 0; i < a->n_rows; i++) {
-                const row_state_t *rs = a->rows[i];
-                const row_t *row = rs->row;
-                verdict_t v = rs->confirm.confirmed;
-                if (i > 0)
-                        sb_putc(out, ',');
-                sb_printf(out, "{\"index\":%zu,\"from\":", row->index);
-                sb_put_json_string(out, a->identity);
-                sb_puts(out, ",\"to\":");
-                sb_put_json_string(out, row->to);
-                sb_printf(out, ",\"protocol\":\"%s\",\"expect\":\"%s\",\"supported\":%s",
-                          proto_name(row->target->proto), expect_name(row->expect), rs->supported ? "true" : "false");
-                if (!rs->supported)
-                        sb_printf(out, ",\"error\":\"%s probes are not supported by this build yet\"",
-                                  proto_name(row->target->proto));
-                sb_puts(out, ",\"interval_seconds\":");
-                sb_put_double(out, (double) row->interval_usec / 1e6);
-                sb_puts(out, ",\"timeout_seconds\":");
-                sb_put_double(out, (double) row->timeout_usec / 1e6);
-                sb_printf(out, ",\"confirm\":%u,\"verdict\":\"%s\",\"observed\":\"%s\",\"met\":%s,\"verified\":%s,"
-                          "\"mismatch\":\"%s\",\"rounds\":%llu,"
-                          "\"mismatches\":{\"unexpected_allow\":%llu,\"unexpected_deny\":%llu},\"last_probe\":",
-                          row->confirm, verdict_name(v), verdict_name(rs->observed),
-                          expectation_met(row->expect, v) ? "true" : "false", rs->verified ? "true" : "false",
-                          mismatch_name(mismatch_of(row->expect, v)), (unsigned long long) rs->rounds,
-                          (unsigned long long) rs->mismatch_count[MISMATCH_UNEXPECTED_ALLOW],
-                          (unsigned long long) rs->mismatch_count[MISMATCH_UNEXPECTED_DENY]);
-                put_json_time(out, rs->last_probe_wall);
-                sb_puts(out, ",\"last_change\":");
-                put_json_time(out, rs->last_change_wall);
-                sb_puts(out, ",\"addresses\":[");
-                for (size_t j = 0; j < rs->n_last; j++) {
-                        const addr_result_t *res = &rs->last[j];
-                        char addr[80] = "";
-                        if (res->addr.ss_family)
-                                sockaddr_format((const struct sockaddr *) &res->addr, addr, sizeof addr);
-                        if (j > 0)
-                                sb_putc(out, ',');
-                        sb_puts(out, "{\"address\":");
-                        if (res->addr.ss_family)
-                                sb_put_json_string(out, addr);
-                        else
-                                sb_puts(out, "null");
-                        sb_printf(out, ",\"outcome\":\"%s\",\"verdict\":\"%s\",\"duration_seconds\":",
-                                  outcome_name(res->outcome), verdict_name(res->verdict));
-                        sb_put_double(out, (double) res->duration_usec / 1e6);
-                        if (res->error) {
-                                sb_puts(out, ",\"error\":");
-                                sb_put_json_string(out, strerror(res->error));
-                        }
-                        sb_putc(out, '}');
-                }
-                sb_puts(out, "]}");
-        }
-        sb_puts(out, "]}\n");
-        return out->oom ? -ENOMEM : 0;
-}
-
-static bool row_met(const row_state_t *rs) {
-        return rs->supported && expectation_met(rs->row->expect, rs->confirm.confirmed);
-}
-
-void agent_summary(const agent_t *a, agent_summary_t *ret) {
-        *ret = (agent_summary_t) { .rows = (unsigned) a->n_rows };
-        for (size_t i = 0; i < a->n_rows; i++) {
-                const row_state_t *rs = a->rows[i];
-                if (row_met(rs))
-                        ret->met++;
-                else if (rs->supported && mismatch_of(rs->row->expect, rs->confirm.confirmed) != MISMATCH_NONE)
-                        ret->mismatched++;
-                else
-                        ret->inconclusive++;
-        }
-}
-
-static const char *row_result_word(const row_state_t *rs) {
-        if (!rs->supported)
-                return "unsupported";
-        if (row_met(rs))
-                return rs->verified ? "met" : "met (unverified)";
-        mismatch_t mm = mismatch_of(rs->row->expect, rs->confirm.confirmed);
-        if (mm != MISMATCH_NONE)
-                return mismatch_name(mm);
-        return "inconclusive";
-}
-
-static void put_addresses_text(strbuf_t *out, const row_state_t *rs) {
-        for (size_t j = 0; j < rs->n_last; j++) {
-                const addr_result_t *res = &rs->last[j];
-                char addr[80] = "-";
-                if (res->addr.ss_family)
-                        sockaddr_format((const struct sockaddr *) &res->addr, addr, sizeof addr);
-                sb_printf(out, "%s%s %s %.3fms", j ? ", " : "", addr, outcome_name(res->outcome),
-                          (double) res->duration_usec / 1e3);
-        }
-}
-
-int agent_report_table(agent_t *a, strbuf_t *out) {
-        int w_to = 2;
-        for (size_t i = 0; i < a->n_rows; i++) {
-                int n = (int) strlen(a->rows[i]->row->to);
-                if (n > w_to)
-                        w_to = n;
-        }
-        int w_from = (int) strlen(a->identity) > 4 ? (int) strlen(a->identity) : 4;
-        sb_printf(out, "%-*s  %-*s  %-5s  %-6s  %-12s  %-16s  %s\n", w_from, "FROM", w_to, "TO", "PROTO", "EXPECT",
-                  "VERDICT", "RESULT", "ADDRESSES");
-        for (size_t i = 0; i < a->n_rows; i++) {
-                const row_state_t *rs = a->rows[i];
-                sb_printf(out, "%-*s  %-*s  %-5s  %-6s  %-12s  %-16s  ", w_from, a->identity, w_to, rs->row->to,
-                          proto_name(rs->row->target->proto), expect_name(rs->row->expect),
-                          verdict_name(rs->confirm.confirmed), row_result_word(rs));
-                put_addresses_text(out, rs);
-                sb_putc(out, '\n');
-        }
-        agent_summary_t sum;
-        agent_summary(a, &sum);
-        sb_printf(out, "\n%u rows: %u met, %u mismatched, %u inconclusive or unsupported\n", sum.rows, sum.met,
-                  sum.mismatched, sum.inconclusive);
-        return out->oom ? -ENOMEM : 0;
-}
-
-static void put_xml(strbuf_t *out, const char *s) {
-        for (const char *p = s; *p; p++) {
-                switch (*p) {
-                case '<': sb_puts(out, "&lt;"); break;
-                case '>': sb_puts(out, "&gt;"); break;
-                case '&': sb_puts(out, "&amp;"); break;
-                case '"': sb_puts(out, "&quot;"); break;
-                case '\'': sb_puts(out, "&apos;"); break;
-                default:
-                        if ((unsigned char) *p >= 0x20 || *p == '\t' || *p == '\n')
-                                sb_putc(out, *p);
-                }
-        }
-}
-
-int agent_report_junit(agent_t *a, strbuf_t *out) {
-        agent_summary_t sum;
-        agent_summary(a, &sum);
-        unsigned skipped = 0;
-        double total_seconds = 0;
-        for (size_t i = 0; i < a->n_rows; i++) {
-                if (!a->rows[i]->supported)
-                        skipped++;
-                for (size_t j = 0; j < a->rows[i]->n_last; j++)
-                        total_seconds += (double) a->rows[i]->last[j].duration_usec / 1e6;
-        }
-        unsigned errors = sum.inconclusive - skipped;
-        sb_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        sb_printf(out, "<testsuites name=\"netcanary\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\">\n",
-                  sum.rows, sum.mismatched, errors, skipped);
-        sb_puts(out, "  <testsuite name=\"netcanary.");
-        put_xml(out, a->identity);
-        sb_printf(out, "\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.6f\">\n", sum.rows,
-                  sum.mismatched, errors, skipped, total_seconds);
-        for (size_t i = 0; i < a->n_rows; i++) {
-                const row_state_t *rs = a->rows[i];
-                const row_t *row = rs->row;
-                double seconds = 0;
-                for (size_t j = 0; j < rs->n_last; j++)
-                        seconds += (double) rs->last[j].duration_usec / 1e6;
-                sb_puts(out, "    <testcase classname=\"netcanary.");
-                put_xml(out, a->identity);
-                sb_puts(out, "\" name=\"");
-                put_xml(out, a->identity);
-                sb_puts(out, " -&gt; ");
-                put_xml(out, row->to);
-                sb_printf(out, " (%s, expect %s)\" time=\"%.6f\"", proto_name(row->target->proto),
-                          expect_name(row->expect), seconds);
-                strbuf_t detail;
-                sb_init(&detail, 0);
-                sb_printf(&detail, "expected %s, observed %s: ", expect_name(row->expect),
-                          verdict_name(rs->confirm.confirmed));
-                put_addresses_text(&detail, rs);
-                const char *d = detail.data ? detail.data : "";
-                mismatch_t mm = mismatch_of(row->expect, rs->confirm.confirmed);
-                if (!rs->supported) {
-                        sb_printf(out, ">\n      <skipped message=\"%s probes are not supported by this build yet\"/>\n"
-                                       "    </testcase>\n", proto_name(row->target->proto));
-                } else if (mm != MISMATCH_NONE) {
-                        sb_printf(out, ">\n      <failure type=\"%s\" message=\"", mismatch_name(mm));
-                        put_xml(out, d);
-                        sb_puts(out, "\"/>\n    </testcase>\n");
-                } else if (!row_met(rs)) {
-                        sb_puts(out, ">\n      <error type=\"inconclusive\" message=\"");
-                        put_xml(out, d);
-                        sb_puts(out, "\"/>\n    </testcase>\n");
-                } else
-                        sb_puts(out, "/>\n");
-                sb_free(&detail);
-        }
-        sb_puts(out, "  </testsuite>\n</testsuites>\n");
-        return out->oom ? -ENOMEM : 0;
 }
 
 /* ---- lifetime ---- */

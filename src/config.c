@@ -1140,7 +1140,8 @@ static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
                         expect_key = depth > 0 && frames[depth - 1] != 0;
         }
         /* Sorted by object, then key bytes: equal neighbours are repeats. */
-        qsort_r(keys, n_keys, sizeof *keys, key_ref_cmp, (void *) (uintptr_t) text);
+        if (n_keys > 1)
+                qsort_r(keys, n_keys, sizeof *keys, key_ref_cmp, (void *) (uintptr_t) text);
         for (size_t i = 1; i < n_keys; i++)
                 if (keys[i].object == keys[i - 1].object && keys[i].len == keys[i - 1].len &&
                     memcmp(text + keys[i].offset + 1, text + keys[i - 1].offset + 1, keys[i].len) == 0) {
