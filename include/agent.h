@@ -17,6 +17,7 @@ typedef struct agent_options {
         const char *config_path;     /* NULL = embedded default */
         const char *identity;        /* --identity, or NULL */
         const char *listen;          /* --listen, or NULL */
+        const char *web_config;      /* --web-config: TLS and basic auth of the HTTP server, or NULL */
         bool once;                   /* one round of every row, no HTTP server, then stop */
 } agent_options_t;
 
@@ -24,8 +25,9 @@ typedef struct agent_options {
 int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t **ret);
 void agent_free(agent_t *a);
 
-/* Re-reads the config file; a bad one is refused (logged, metric set to 0)
- * and the running config is kept. Returns 0 when applied or unchanged. */
+/* Re-reads the config file (and the web config); a bad one is refused
+ * (logged, metric set to 0) and the running one is kept. Returns 0 when
+ * applied or unchanged. */
 int agent_reload(agent_t *a, const char *why);
 
 /* The state of every row as JSON (the /api/v1/matrix document). */

@@ -9,6 +9,7 @@
 
 #include "loop.h"
 #include "util.h"
+#include "webconfig.h"
 
 typedef struct httpd httpd_t;
 typedef struct httpd_request httpd_request_t;
@@ -35,6 +36,9 @@ typedef void (*httpd_handler_cb)(const httpd_request_t *req, httpd_response_t *r
  * addresses; port 0 picks a free one). -EINVAL on a malformed address,
  * -errno from bind/listen. */
 int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret);
+/* As httpd_new(), with TLS and/or basic auth from `wc` (may be NULL). `wc`
+ * must outlive the server. -EINVAL when MHD refuses the TLS material. */
+int httpd_new_secure(loop_t *loop, const char *listen_addr, const webconfig_t *wc, httpd_t **ret);
 void httpd_free(httpd_t *h);
 int httpd_route(httpd_t *h, const char *path, httpd_handler_cb cb, void *userdata);
 uint16_t httpd_port(const httpd_t *h);

@@ -18,6 +18,7 @@
 #include "responder.h"
 #include "results.h"
 #include "sched.h"
+#include "webconfig.h"
 
 #define RELOAD_DEBOUNCE_USEC (200 * USEC_PER_MSEC)
 #define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
@@ -126,6 +127,8 @@ struct agent {
         config_t *cfg;
         char *identity;
         char *listen;                  /* what httpd is bound to */
+        char *web_config_path;         /* --web-config, or NULL */
+        webconfig_t *webconfig;        /* what httpd runs with */
         uint16_t responder_port;       /* what the responder is bound to; 0 = none */
 
         resolver_t *resolver;

@@ -806,9 +806,8 @@ static int rebind(agent_t *a, const config_t *cfg, httpd_t **ret_httpd, responde
         *ret_responder = NULL;
         const char *listen = effective_listen(a, cfg);
         if (!a->once && (!a->listen || strcmp(listen, a->listen) != 0)) {
-                /* Free the old port first when only the address part differs would
-                 * race with clients; bind the new one next to the old instead. */
-                int r = httpd_new(a->loop, listen, ret_httpd);
+                /* The new address is bound next to the old one, then the old goes. */
+                int r = httpd_new_secure(a->loop, listen, a->webconfig, ret_httpd);
                 if (r < 0) {
                         config_errors_add(errs, "agent.listen: cannot listen on %s: %s", listen, strerror(-r));
                         return r;
@@ -915,7 +914,53 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         return 0;
 }
 
+/* Applies a changed web config: the server restarts on the same address with
+ * the new TLS material and users; if that fails the old one comes back. */
+static void reload_webconfig(agent_t *a, const char *why) {
+        if (!a->web_config_path || a->once)
+                return;
+        config_errors_t errs;
+        config_errors_init(&errs);
+        webconfig_t *wc = NULL;
+        if (webconfig_load(a->web_config_path, &wc, &errs) < 0) {
+                char *joined = config_errors_join(&errs);
+                log_event(LOG_ERROR, "web config reload rejected", "path", a->web_config_path, "trigger", why,
+                          "error", joined ? joined : "", NULL);
+                free(joined);
+                config_errors_free(&errs);
+                return;
+        }
+        config_errors_free(&errs);
+        if (a->webconfig && wc->content_hash == a->webconfig->content_hash) {
+                webconfig_free(wc);
+                return;
+        }
+        /* Same port: the old server must let go of it first. */
+        httpd_free(a->httpd);
+        a->httpd = NULL;
+        httpd_t *h;
+        int r = httpd_new_secure(a->loop, a->listen, wc, &h);
+        if (r < 0) {
+                log_event(LOG_ERROR, "web config reload rejected", "path", a->web_config_path, "trigger", why,
+                          "error", r == -EINVAL ? "TLS certificate or key refused" : strerror(-r), NULL);
+                webconfig_free(wc);
+                if (httpd_new_secure(a->loop, a->listen, a->webconfig, &a->httpd) < 0)
+                        log_event(LOG_ERROR, "cannot listen again with the previous web config", "address",
+                                  a->listen, NULL);
+                else
+                        agent_install_routes(a, a->httpd);
+                return;
+        }
+        webconfig_free(a->webconfig);
+        a->webconfig = wc;
+        a->httpd = h;
+        agent_install_routes(a, a->httpd);
+        log_event(LOG_INFO, "web config reloaded", "path", a->web_config_path, "trigger", why, "tls",
+                  wc->cert_pem ? "on" : "off", NULL);
+}
+
 int agent_reload(agent_t *a, const char *why) {
+        reload_webconfig(a, why);
         if (!a->config_path) {
                 log_event(LOG_INFO, "no config file to reload: running the embedded default", "trigger", why, NULL);
                 return 0;
@@ -978,10 +1023,10 @@ static void on_inotify(loop_io_t *io, int fd, uint32_t events, void *userdata) {
                 loop_timer_arm(a->reload_timer, mono_usec() + RELOAD_DEBOUNCE_USEC);
 }
 
-/* Watches the config file's directory: editors and kubelet replace files
- * (rename, symlink swap) rather than write them in place. */
-static int watch_config(agent_t *a) {
-        char *dir = strdup(a->config_path);
+/* Watches the directory of `path` (config or web config): editors and
+ * kubelet replace files (rename, symlink swap) rather than write them in place. */
+static int watch_dir_of(agent_t *a, const char *path) {
+        char *dir = strdup(path);
         if (!dir)
                 return -ENOMEM;
         char *slash = strrchr(dir, '/');
@@ -992,16 +1037,19 @@ static int watch_config(agent_t *a) {
         else
                 *slash = '\0';
         int r = 0;
-        a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (a->inotify_fd < 0)
+        if (a->inotify_fd < 0) {
+                a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (a->inotify_fd < 0)
+                        r = -errno;
+                if (r == 0)
+                        r = loop_timer_new(a->loop, on_reload_timer, a, "config-reload", &a->reload_timer);
+                if (r == 0)
+                        r = loop_io_add(a->loop, a->inotify_fd, EPOLLIN, on_inotify, a, "config-watch",
+                                        &a->inotify_io);
+        }
+        if (r == 0 && inotify_add_watch(a->inotify_fd, dir,
+                                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0)
                 r = -errno;
-        else if (inotify_add_watch(a->inotify_fd, dir,
-                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB) < 0)
-                r = -errno;
-        if (r == 0)
-                r = loop_timer_new(a->loop, on_reload_timer, a, "config-reload", &a->reload_timer);
-        if (r == 0)
-                r = loop_io_add(a->loop, a->inotify_fd, EPOLLIN, on_inotify, a, "config-watch", &a->inotify_io);
         if (r < 0)
                 log_event(LOG_WARN, "cannot watch the config directory; reload with SIGHUP", "dir", dir, "error",
                           strerror(-r), NULL);
@@ -1054,6 +1102,8 @@ void agent_free(agent_t *a) {
         free(a->cli_identity);
         free(a->cli_listen);
         free(a->last_reload_error);
+        webconfig_free(a->webconfig);
+        free(a->web_config_path);
         free(a);
 }
 
@@ -1069,8 +1119,23 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
         int r = -ENOMEM;
         if ((opts->config_path && !(a->config_path = strdup(opts->config_path))) ||
             (opts->identity && !(a->cli_identity = strdup(opts->identity))) ||
-            (opts->listen && !(a->cli_listen = strdup(opts->listen))))
+            (opts->listen && !(a->cli_listen = strdup(opts->listen))) ||
+            (opts->web_config && !(a->web_config_path = strdup(opts->web_config))))
                 goto fail;
+        if (a->web_config_path && !a->once) {
+                config_errors_t werrs;
+                config_errors_init(&werrs);
+                r = webconfig_load(a->web_config_path, &a->webconfig, &werrs);
+                if (r < 0) {
+                        char *joined = config_errors_join(&werrs);
+                        log_event(LOG_ERROR, "cannot start: bad web config", "path", a->web_config_path, "error",
+                                  joined ? joined : strerror(-r), NULL);
+                        free(joined);
+                        config_errors_free(&werrs);
+                        goto fail;
+                }
+                config_errors_free(&werrs);
+        }
         if ((r = metrics_new(&a->metrics)) < 0 || (r = register_families(a, cfg)) < 0 ||
             (r = evidence_new(&a->evidence)) < 0 || (r = resolver_new(loop, &a->resolver)) < 0 ||
             (r = http_client_new(loop, a->resolver, &a->http)) < 0 ||
@@ -1096,7 +1161,9 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
                         goto fail;
                 loop_timer_arm(a->evidence_timer, mono_usec() + EVIDENCE_GC_USEC);
                 if (a->config_path)
-                        (void) watch_config(a);
+                        (void) watch_dir_of(a, a->config_path);
+                if (a->web_config_path)
+                        (void) watch_dir_of(a, a->web_config_path);
         } else if (a->once_remaining == 0)
                 loop_quit(loop);
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include <gnutls/gnutls.h>
 #include <zlib.h>
 
 #include "resolver.h"
@@ -16,6 +17,9 @@
 #define HTTPD_CONNECTION_TIMEOUT_SEC 10u
 #define HTTPD_REQUEST_MEMORY_BYTES (32u * 1024u) /* caps request line + headers */
 #define HTTPD_GZIP_MIN_BYTES 512u
+/* bcrypt checks of unknown passwords per second: each costs milliseconds of
+ * the loop, so guessing cannot stall probing. */
+#define HTTPD_AUTH_CHECKS_PER_SEC 10u
 
 typedef struct route {
         char *path;
@@ -32,8 +36,19 @@ struct httpd_deferred {
         httpd_deferred_t *prev, *next;
 };
 
+/* A password that passed bcrypt once, so scrapes do not pay it again. */
+typedef struct auth_cache_entry {
+        char *user;
+        char *password;
+} auth_cache_entry_t;
+
 struct httpd {
         loop_t *loop;
+        const webconfig_t *wc;      /* TLS and basic auth, or NULL */
+        auth_cache_entry_t *auth_cache; /* one per configured user at most */
+        size_t n_auth_cache;
+        uint64_t auth_window_start; /* mono µs of the current rate-limit second */
+        unsigned auth_checks;       /* bcrypt checks in that second */
         httpd_deferred_t *deferred; /* suspended connections */
         struct MHD_Daemon *daemon;
         int listen_fd;
@@ -179,6 +194,103 @@ static enum MHD_Result queue(struct MHD_Connection *c, httpd_response_t *resp, b
         return ret;
 }
 
+static bool const_time_equal(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char diff = la != lb;
+        for (size_t i = 0; i < la && i < lb; i++)
+                diff |= (unsigned char) (a[i] ^ b[i]);
+        return diff == 0;
+}
+
+static bool password_ok(httpd_t *h, const char *user, const char *password) {
+        for (size_t i = 0; i < h->n_auth_cache; i++)
+                if (strcmp(h->auth_cache[i].user, user) == 0 && const_time_equal(h->auth_cache[i].password, password))
+                        return true;
+        uint64_t now = mono_usec();
+        if (now - h->auth_window_start >= USEC_PER_SEC) {
+                h->auth_window_start = now;
+                h->auth_checks = 0;
+        }
+        if (h->auth_checks++ >= HTTPD_AUTH_CHECKS_PER_SEC)
+                return false;
+        if (!webconfig_check_password(h->wc, user, password))
+                return false;
+        /* Remember it (replacing this user's previous password). */
+        size_t i;
+        for (i = 0; i < h->n_auth_cache; i++)
+                if (strcmp(h->auth_cache[i].user, user) == 0)
+                        break;
+        if (i == h->n_auth_cache) {
+                auth_cache_entry_t *c = realloc(h->auth_cache, (h->n_auth_cache + 1) * sizeof *c);
+                if (!c)
+                        return true;
+                h->auth_cache = c;
+                c[i] = (auth_cache_entry_t) { .user = strdup(user) };
+                if (!c[i].user)
+                        return true;
+                h->n_auth_cache++;
+        }
+        char *copy = strdup(password);
+        if (copy) {
+                if (h->auth_cache[i].password) {
+                        explicit_bzero(h->auth_cache[i].password, strlen(h->auth_cache[i].password));
+                        free(h->auth_cache[i].password);
+                }
+                h->auth_cache[i].password = copy;
+        }
+        return true;
+}
+
+/* Client certificate and basic auth. Returns true to go on; otherwise fills
+ * `resp` (403) or queues the 401 challenge itself (*ret_queued). */
+static bool authorize(httpd_t *h, struct MHD_Connection *c, httpd_response_t *resp, enum MHD_Result *ret_queued) {
+        const webconfig_t *wc = h->wc;
+        if (!wc)
+                return true;
+        if (wc->client_auth != WEB_CLIENT_AUTH_NONE) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                gnutls_session_t session = ci ? (gnutls_session_t) ci->tls_session : NULL;
+                unsigned n = 0;
+                const gnutls_datum_t *certs = session ? gnutls_certificate_get_peers(session, &n) : NULL;
+                if (!certs || n == 0) {
+                        if (wc->client_auth == WEB_CLIENT_AUTH_REQUIRE) {
+                                resp->status = MHD_HTTP_FORBIDDEN;
+                                sb_puts(&resp->body, "client certificate required\n");
+                                return false;
+                        }
+                } else {
+                        unsigned status = 0;
+                        if (gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0) {
+                                resp->status = MHD_HTTP_FORBIDDEN;
+                                sb_puts(&resp->body, "client certificate not trusted\n");
+                                return false;
+                        }
+                }
+        }
+        if (wc->n_users == 0)
+                return true;
+        char *password = NULL;
+        char *user = MHD_basic_auth_get_username_password(c, &password);
+        bool ok = user && password && password_ok(h, user, password);
+        if (password) {
+                explicit_bzero(password, strlen(password));
+                MHD_free(password);
+        }
+        MHD_free(user);
+        if (ok)
+                return true;
+        static const char body[] = "unauthorized\n";
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *) body, MHD_RESPMEM_PERSISTENT);
+        if (!r) {
+                *ret_queued = MHD_NO;
+                return false;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+        *ret_queued = MHD_queue_basic_auth_fail_response(c, "netcanary", r);
+        MHD_destroy_response(r);
+        return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -200,6 +312,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0;
                 *con_cls = h;
                 return MHD_YES;
+        }
+        enum MHD_Result queued = MHD_YES;
+        if (!authorize(h, c, &resp, &queued)) {
+                if (resp.status != MHD_HTTP_OK)
+                        return queue(c, &resp, false); /* 403 */
+                sb_free(&resp.body);
+                return queued;                         /* the 401 challenge, queued by authorize() */
         }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
                 resp.status = MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -292,6 +411,10 @@ static void on_mhd_timer(loop_timer_t *t, void *userdata) {
 }
 
 int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret) {
+        return httpd_new_secure(loop, listen_addr, NULL, ret);
+}
+
+int httpd_new_secure(loop_t *loop, const char *listen_addr, const webconfig_t *wc, httpd_t **ret) {
         struct sockaddr_storage ss;
         socklen_t len;
         if (sockaddr_parse_listen(listen_addr, &ss, &len) < 0)
@@ -300,6 +423,7 @@ int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret) {
         if (!h)
                 return -ENOMEM;
         h->loop = loop;
+        h->wc = wc;
         h->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int r;
         if (h->listen_fd < 0) {
@@ -320,16 +444,31 @@ int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret) {
                 h->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &bound)->sin6_port
                                                             : ((struct sockaddr_in *) &bound)->sin_port);
 
-        h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        /* TLS options go through the array form so they can be left out. */
+        struct MHD_OptionItem tls_options[4] = { { MHD_OPTION_END, 0, NULL } };
+        size_t n_tls = 0;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+        if (wc && wc->cert_pem) {
+                flags |= MHD_USE_TLS;
+                tls_options[n_tls++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY, 0, wc->key_pem };
+                tls_options[n_tls++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT, 0, wc->cert_pem };
+                if (wc->client_ca_pem)
+                        tls_options[n_tls++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                                         wc->client_ca_pem };
+                tls_options[n_tls] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
+        }
+        h->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
                                      on_request, h,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTPD_MAX_CONNECTIONS,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTPD_CONNECTION_TIMEOUT_SEC,
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTPD_REQUEST_MEMORY_BYTES,
+                                     MHD_OPTION_ARRAY, tls_options,
                                      MHD_OPTION_END);
         if (!h->daemon) {
-                r = -EIO;
+                /* With our own listening socket, a refusal is the TLS material. */
+                r = wc && wc->cert_pem ? -EINVAL : -EIO;
                 goto fail;
         }
         h->listen_fd = -1; /* MHD owns and closes it from here on */
@@ -374,6 +513,14 @@ void httpd_free(httpd_t *h) {
         for (size_t i = 0; i < h->n_routes; i++)
                 free(h->routes[i].path);
         free(h->routes);
+        for (size_t i = 0; i < h->n_auth_cache; i++) {
+                free(h->auth_cache[i].user);
+                if (h->auth_cache[i].password) {
+                        explicit_bzero(h->auth_cache[i].password, strlen(h->auth_cache[i].password));
+                        free(h->auth_cache[i].password);
+                }
+        }
+        free(h->auth_cache);
         free(h);
 }
 

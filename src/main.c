@@ -41,6 +41,7 @@ typedef struct cli {
         const char *config_path;
         const char *listen;
         const char *identity;
+        const char *web_config;
         report_format_t format;
         log_level_t log_level;
         log_format_t log_format;
@@ -50,6 +51,7 @@ static void print_help(FILE *f) {
         fputs("Usage:\n"
               "  netcanary [run] [--config FILE] [--listen ADDR:PORT] [--identity NAME]\n"
               "                  [--log-level debug|info|warn|error] [--log-format logfmt|json]\n"
+              "                  [--web-config FILE]   TLS and basic auth of the HTTP server\n"
               "  netcanary check --config FILE     validate; print the expanded plan; exit 0, or 2 with errors\n"
               "  netcanary once  --config FILE [--identity NAME] [--format table|json|junit]\n"
               "                                    one round of this agent's rows; exit 0 all met,\n"
@@ -82,7 +84,7 @@ static int usage_error(const char *fmt, const char *arg) {
 
 /* Returns 0, 1 when the program should exit 0 at once (--help, --version), or -EINVAL. */
 static int parse_cli(int argc, char **argv, cli_t *cli) {
-        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT };
+        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_WEB_CONFIG };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "listen", required_argument, NULL, 'l' },
@@ -90,6 +92,7 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                 { "format", required_argument, NULL, 'f' },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+                { "web-config", required_argument, NULL, OPT_WEB_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
@@ -133,6 +136,7 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                         if (log_format_from_string(optarg, &cli->log_format) < 0)
                                 return usage_error("--log-format: want logfmt or json, got '%s'", optarg);
                         break;
+                case OPT_WEB_CONFIG: cli->web_config = optarg; break;
                 case 'h': print_help(stdout); return 1;
                 case 'V': print_version(); return 1;
                 case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -143,6 +147,8 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                 return usage_error("unexpected argument '%s'", argv[optind]);
         if ((cli->command == CMD_CHECK || cli->command == CMD_ONCE) && !cli->config_path)
                 return usage_error("%s needs --config FILE", cli->command == CMD_CHECK ? "check" : "once");
+        if (cli->web_config && cli->command != CMD_RUN)
+                return usage_error("%s", "--web-config only applies to 'run'");
         if (cli->command != CMD_ONCE && cli->format != FORMAT_TABLE)
                 return usage_error("%s", "--format only applies to 'once'");
         if (cli->identity && !config_name_valid(cli->identity))
@@ -291,6 +297,7 @@ static int cmd_run(const cli_t *cli) {
                 .config_path = cli->config_path,
                 .identity = cli->identity,
                 .listen = cli->listen,
+                .web_config = cli->web_config,
                 .once = cli->command == CMD_ONCE,
         };
         agent_t *agent;
