@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 
 #include "build-config.h"
+#include "curlloop.h"
 #include "util.h"
 
 static const char *const phase_names[_HTTP_PHASE_MAX] = {
@@ -43,16 +43,14 @@ struct http_request {
 struct http_client {
         loop_t *loop;
         resolver_t *resolver;
-        CURLM *multi;
-        loop_timer_t *timer;         /* curl's timeout */
+        curl_loop_t *curl;
         http_probe_t *probes;        /* running, for http_client_free() */
 };
 
 struct http_probe {
         http_client_t *client;
         const http_request_t *req;
-        CURL *easy;
-        bool in_multi;
+        curl_loop_transfer_t transfer; /* .easy is the probe's handle, reused across redirects */
         struct curl_slist *connect_to;
         char *url;                   /* current hop's URL (redirects) */
         uint64_t deadline;
@@ -191,80 +189,19 @@ uint16_t http_request_port(const http_request_t *req) {
         return req->port;
 }
 
-/* ---- curl driven by the loop ---- */
-
-static void process_done(http_client_t *c);
-
-static void on_curl_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
-        http_client_t *c = userdata;
-        int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                    (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        int running;
-        curl_multi_socket_action(c->multi, fd, flags, &running);
-        process_done(c);
-}
-
-static void on_curl_timer(loop_timer_t *t, void *userdata) {
-        http_client_t *c = userdata;
-        int running;
-        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        process_done(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-        http_client_t *c = userp;
-        loop_io_t *io = socketp;
-        if (what == CURL_POLL_REMOVE) {
-                /* curl closes s after this: forget it first. */
-                loop_io_remove(io);
-                curl_multi_assign(c->multi, s, NULL);
-                return 0;
-        }
-        uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-        if (io)
-                return loop_io_set_events(io, events) < 0 ? -1 : 0;
-        if (loop_io_add(c->loop, s, events, on_curl_io, c, "curl", &io) < 0)
-                return -1;
-        curl_multi_assign(c->multi, s, io);
-        return 0;
-}
-
-static int on_curl_timer_change(CURLM *multi, long timeout_ms, void *userp) {
-        http_client_t *c = userp;
-        if (timeout_ms < 0)
-                loop_timer_disarm(c->timer);
-        else
-                loop_timer_arm(c->timer, mono_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC);
-        return 0;
-}
+/* ---- the client ---- */
 
 int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret) {
-        static bool curl_ready;
-        if (!curl_ready) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return -ENOMEM;
-                curl_ready = true;
-        }
         http_client_t *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->loop = loop;
         c->resolver = resolver;
-        int r = loop_timer_new(loop, on_curl_timer, c, "curl-timeout", &c->timer);
+        int r = curl_loop_new(loop, &c->curl);
         if (r < 0) {
                 free(c);
                 return r;
         }
-        c->multi = curl_multi_init();
-        if (!c->multi) {
-                loop_timer_free(c->timer);
-                free(c);
-                return -ENOMEM;
-        }
-        curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-        curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_change);
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
         *ret = c;
         return 0;
 }
@@ -276,8 +213,7 @@ void http_client_free(http_client_t *c) {
                 return;
         while (c->probes)
                 probe_free(c->probes);
-        curl_multi_cleanup(c->multi);
-        loop_timer_free(c->timer);
+        curl_loop_free(c->curl);
         free(c);
 }
 
@@ -320,10 +256,9 @@ static void probe_free(http_probe_t *p) {
         probe_unlink(p);
         resolver_cancel(p->resolve);
         loop_timer_free(p->resolve_timer);
-        if (p->easy) {
-                if (p->in_multi)
-                        curl_multi_remove_handle(p->client->multi, p->easy);
-                curl_easy_cleanup(p->easy);
+        if (p->transfer.easy) {
+                curl_loop_remove(p->client->curl, &p->transfer);
+                curl_easy_cleanup(p->transfer.easy);
         }
         curl_slist_free_all(p->connect_to);
         free(p->url);
@@ -453,8 +388,9 @@ static outcome_t outcome_from_errno(long err) {
         }
 }
 
-static void hop_done(http_probe_t *p, CURLcode rc) {
-        CURL *e = p->easy;
+static void hop_done(curl_loop_transfer_t *t, CURLcode rc) {
+        http_probe_t *p = t->userdata;
+        CURL *e = t->easy;
         long status = 0, os_errno = 0;
         curl_off_t t_dns = 0, t_connect = 0, t_tls = 0, t_pre = 0, t_start = 0, t_total = 0;
         char *redirect = NULL, *scheme = NULL;
@@ -535,21 +471,6 @@ static void hop_done(http_probe_t *p, CURLcode rc) {
         finish(p, outcome_from_errno(os_errno), (int) os_errno);
 }
 
-static void process_done(http_client_t *c) {
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(c->multi, &left))) {
-                if (msg->msg != CURLMSG_DONE)
-                        continue;
-                http_probe_t *p = NULL;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &p);
-                CURLcode rc = msg->data.result;
-                curl_multi_remove_handle(c->multi, p->easy);
-                p->in_multi = false;
-                hop_done(p, rc);
-        }
-}
-
 /* Sets up and adds the easy handle for the current URL, connecting to `addr`. */
 static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         const http_spec_t *spec = p->req->spec;
@@ -578,16 +499,15 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         if (!p->connect_to)
                 goto done;
 
-        if (!p->easy && !(p->easy = curl_easy_init()))
+        if (!p->transfer.easy && !(p->transfer.easy = curl_easy_init()))
                 goto done;
-        CURL *e = p->easy;
+        CURL *e = p->transfer.easy;
         long timeout_ms = (long) ((p->deadline - now + 999) / 1000);
         sb_reset(&p->body);
         p->capped = false;
         p->result.body_bytes = 0;
         p->errbuf[0] = '\0';
         curl_easy_setopt(e, CURLOPT_URL, p->url);
-        curl_easy_setopt(e, CURLOPT_PRIVATE, p);
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, p->connect_to);
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -607,12 +527,9 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec->insecure_skip_verify ? 0L : 2L);
         if (spec->ca_file)
                 curl_easy_setopt(e, CURLOPT_CAINFO, spec->ca_file);
-        if (curl_multi_add_handle(p->client->multi, e) != CURLM_OK) {
-                r = -ENOMEM;
-                goto done;
-        }
-        p->in_multi = true;
-        r = 0;
+        p->transfer.done = hop_done;
+        p->transfer.userdata = p;
+        r = curl_loop_add(p->client->curl, &p->transfer);
 done:
         curl_free(host);
         curl_free(port);
