@@ -1,8 +1,10 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2317 # helpers are called through wait_for/check
 # Shared helpers for netcanary's loopback integration tests (DESIGN §7.2).
 #
 # Each test script sources this file and calls `nc_init K`, which claims the
-# port block 19K00-19K99 on 127.0.0.1/::1 (so scripts run in parallel), makes a
+# port block 21K00-21K99 on 127.0.0.1/::1 (so scripts run in parallel;
+# NCTEST_PORT_BASE=29000 moves the blocks to 29K00-29K99), makes a
 # private temporary directory and installs a cleanup trap that stops every
 # daemon and helper the script started, deletes every network namespace it
 # registered, and removes the temporary directory.
@@ -36,7 +38,13 @@ now_ms() { local t; t=$(date +%s%N); echo $((t / 1000000)); }
 
 nc_init() {
         local k=$1
-        NC_BASE=$((19000 + k * 100))
+        # The block is 21K00-21K99; NCTEST_PORT_BASE (default 21000) moves every
+        # block at once, for hosts where another checkout runs the same suite.
+        local base=${NCTEST_PORT_BASE:-21000}
+        if ! [[ $base =~ ^[0-9]+$ ]] || ((base < 1024 || base > 64500)); then
+                fatal "NCTEST_PORT_BASE=$base: want 1024..64500"
+        fi
+        NC_BASE=$((base + k * 100))
         if [[ -z ${NETCANARY:-} ]]; then
                 fatal "NETCANARY is not set (path of the netcanary binary)"
         fi
@@ -54,6 +62,20 @@ nc_init() {
 
 # port N -> the N-th port of this script's block (0..99).
 port() { echo $((NC_BASE + $1)); }
+
+# ports_free P...: fatal (with who holds it) when another process already
+# listens on / binds one of these ports, so such a clash is not mistaken for
+# a netcanary bug.
+ports_free() {
+        command -v ss >/dev/null 2>&1 || return 0
+        local socks p busy=()
+        socks=$(ss -Hlntu 2>/dev/null | awk '{ print $5 }')
+        for p in "$@"; do
+                if grep -qE "[:.]$p\$" <<<"$socks"; then busy+=("$p"); fi
+        done
+        ((${#busy[@]} == 0)) && return 0
+        fatal "port(s) ${busy[*]} of block $NC_BASE already in use by another process (not a netcanary bug): $(ss -Hlntup 2>/dev/null | grep -E ":($(IFS='|'; echo "${busy[*]}"))[[:space:]]" | tr -s ' ' | tr '\n' ';')"
+}
 
 need_python() {
         [[ -x $PY ]] || fatal "$PY not found"
@@ -209,18 +231,19 @@ metric_value() {
                         } else {
                                 mname = substr(line, 1, sp - 1); lbl = ",,"; rest = substr(line, sp + 1)
                         }
-                        if (mname != name) next
+                        if (found || mname != name) next
                         for (k = 1; k <= n; k++) if (index(lbl, "," w[k] ",") == 0) next
-                        split(rest, v, " "); print v[1]; found = 1; exit
+                        if (!found) { split(rest, v, " "); print v[1]; found = 1 }
                 }
                 END { exit found ? 0 : 1 }'
 }
 
 # metric PORT NAME [label=value ...]: scrape and extract (status 1 if absent).
 metric() {
-        local p=$1
+        local p=$1 s
         shift
-        scrape "$p" | metric_value "$@"
+        s=$(scrape "$p") || return 1
+        metric_value "$@" <<<"$s"
 }
 
 # metric0: like metric but prints 0 when the series is absent (counters).

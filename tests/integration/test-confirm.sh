@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 6: `confirm` hysteresis. confirm=3 on an allow row to a listener we
 # control. When the listener stops, every denied round is counted in
 # netcanary_mismatches_total at once, but the verdict gauge flips to denied only
@@ -11,6 +12,7 @@ HTTP=$(port 0)
 RESP=$(port 1)
 LST=$(port 50)
 CONFIRM=3
+ports_free "$HTTP" "$RESP" "$LST"
 
 start_tcp_listener PID_l 127.0.0.1 "$LST"
 
@@ -18,7 +20,7 @@ CFG=$NC_TMP/config.json
 cat >"$CFG" <<JSON
 {
   "agent": { "identity": "conftest", "listen": "127.0.0.1:$HTTP", "responder": { "port": $RESP } },
-  "defaults": { "interval": "500ms", "timeout": "200ms", "confirm": 2 },
+  "defaults": { "interval": "1s", "timeout": "300ms", "confirm": 2 },
   "targets": { "ctl": { "tcp": { "host": "127.0.0.1", "port": $LST } } },
   "matrix": [ { "from": "*", "to": "ctl", "expect": "allow", "confirm": $CONFIRM } ]
 }
@@ -47,7 +49,7 @@ deadline=$(($(now_ms) + 15000))
 for ((i = 0; i < 400; i++)); do
         s=$(snapshot) || s=""
         [[ -n $s ]] && echo "$s" >>"$SNAPS"
-        read -r rounds observed verdict ud met <<<"$s"
+        read -r _ observed verdict ud _ <<<"$s"
         if [[ ${verdict:-} == allowed && ${observed:-} == denied ]] && num '>=' "${ud:-0}" 1; then
                 saw_pre_flip_matrix=1
         fi
@@ -110,7 +112,7 @@ start_tcp_listener PID_l2 127.0.0.1 "$LST"
 saw_recovering=0 recovered=0
 deadline=$(($(now_ms) + 15000))
 for ((i = 0; i < 400; i++)); do
-        read -r rounds observed verdict ud met <<<"$(snapshot)"
+        read -r _ observed verdict _ _ <<<"$(snapshot)"
         [[ ${observed:-} == allowed && ${verdict:-} == denied ]] && saw_recovering=1
         if [[ ${verdict:-} == allowed ]]; then recovered=1; break; fi
         (($(now_ms) < deadline)) || break

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 2: closed ports (nothing listens, the kernel answers RST).
 #  - expect deny on a closed port: outcome refused, verdict denied, met 1
 #  - expect allow on a closed port: unexpected_deny, counted in mismatches_total
@@ -11,6 +12,7 @@ RESP=$(port 1)
 CLOSED_DENY=$(port 50)
 CLOSED_ALLOW=$(port 51)
 CLOSED_RMA=$(port 52)
+ports_free "$HTTP" "$RESP" "$CLOSED_DENY" "$CLOSED_ALLOW" "$CLOSED_RMA"
 CFG=$NC_TMP/config.json
 cat >"$CFG" <<JSON
 {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 9: the HTTP endpoints. Status codes, methods, content types, an
 # oversized request header, a burst of parallel scrapes, the --listen override.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -7,6 +8,7 @@ nc_init 9
 HTTP=$(port 0)
 RESP=$(port 1)
 HTTP_CLI=$(port 2)
+ports_free "$HTTP" "$RESP" "$HTTP_CLI" "$(port 3)" "$(port 50)"
 CFG=$NC_TMP/config.json
 cat >"$CFG" <<JSON
 {
@@ -90,7 +92,7 @@ start_udp_server PID_silent 127.0.0.1 "$SILENT" silent
 cat >"$NC_TMP/config3.json" <<JSON
 {
   "agent": { "identity": "readytest", "listen": "127.0.0.1:$HTTP_R", "responder": { "port": 0 } },
-  "defaults": { "interval": "10s", "timeout": "3s" },
+  "defaults": { "interval": "5s", "timeout": "3s" },
   "targets": { "silent": { "udp": { "host": "127.0.0.1", "port": $SILENT } } },
   "matrix": [ { "from": "*", "to": "silent", "expect": "deny" } ]
 }
@@ -107,7 +109,6 @@ else
         log "the first round finished before /readyz was asked; the 503 check does not apply"
 fi
 check "/readyz 200 after the first round (timeout) is done" wait_ready "$HTTP_R"
-matrix "$HTTP_R" | jq -c . >&2; cat "$NC_TMP/ready.log" >&2
 expect_eq "silent row: outcome timeout" "$(mq "$HTTP_R" '.rows[0].addresses[0].outcome')" timeout
 
 check "daemon still running" _alive "$PID_d"

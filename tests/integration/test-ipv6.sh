@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 5: IPv6 loopback. TCP and UDP rows to the responder on ::1 are
 # connected; addresses are shown as [::1]:port; a closed ::1 port is refused;
 # the HTTP endpoint listens on [::1] when asked to.
@@ -13,6 +14,7 @@ HTTP=$(port 0)
 RESP=$(port 1)
 CLOSED=$(port 50)
 HTTP6=$(port 2)
+ports_free "$HTTP" "$RESP" "$CLOSED" "$HTTP6"
 CFG=$NC_TMP/config.json
 cat >"$CFG" <<JSON
 {

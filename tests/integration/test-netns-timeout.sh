@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 3: policy enforcement that drops or rejects, inside a private network
 # namespace (its own loopback), with `netcanary once`:
 #   drop                           -> outcome timeout,     verdict denied

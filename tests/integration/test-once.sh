@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 8: the command line. `once` exit codes and formats, `check`,
 # `--version`, `--help`, unknown options.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -8,6 +9,7 @@ need_python
 OPEN=$(port 50)
 CLOSED_A=$(port 51)
 CLOSED_B=$(port 52)
+ports_free "$OPEN" "$CLOSED_A" "$CLOSED_B"
 start_tcp_listener PID_l 127.0.0.1 "$OPEN"
 
 # config FILE ROWS-JSON

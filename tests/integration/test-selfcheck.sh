@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 1: the daemon probes its own responder over TCP and UDP, IPv4 and
 # IPv6, all expected allowed; checks /api/v1/matrix, the gauges and counters,
 # /readyz, `promtool check metrics`, gzip and the exposition Content-Type.
@@ -7,6 +8,7 @@ nc_init 1
 
 HTTP=$(port 0)
 RESP=$(port 1)
+ports_free "$HTTP" "$RESP"
 # A name resolved through c-ares: only when /etc/hosts answers "localhost"
 # (files before dns), so no query ever leaves the host.
 NAME_TARGET="" NAME_ROW="" NROWS=4
@@ -71,6 +73,7 @@ if [[ -n $NAME_ROW ]]; then
         expect_num "self-name addresses" "$(jq -r '.addresses | length' <<<"$r")" '>=' 1
         bad=$(jq -r --arg a "127.0.0.1:$RESP" --arg b "[::1]:$RESP" '[.addresses[].address | select(. != $a and . != $b)] | join(",")' <<<"$r")
         expect_eq "self-name addresses are loopback" "$bad" ""
+        # shellcheck disable=SC2016 # $a is a jq variable
         check "self-name resolved 127.0.0.1" jq -e --arg a "127.0.0.1:$RESP" '[.addresses[].address] | index($a) != null' <<<"$r"
 fi
 
@@ -98,7 +101,7 @@ done
 check "netcanary_probes_in_flight present" metric_value netcanary_probes_in_flight <<<"$S"
 check "netcanary_scheduler_lag_seconds_count present" metric_value netcanary_scheduler_lag_seconds_count <<<"$S"
 # labels never carry an address
-if grep -v '^#' <<<"$S" | grep -q '127\.0\.0\.1'; then
+if grep -v '^#' <<<"$S" | grep -c '127\.0\.0\.1' >/dev/null; then
         fail "an address leaked into a metric label: $(grep -v '^#' <<<"$S" | grep '127\.0\.0\.1' | head -3)"
 else
         pass "no address in metric labels"
@@ -153,10 +156,26 @@ if grep -qi '^content-encoding:[[:space:]]*gzip' "$NC_TMP/gz.headers"; then
 else
         fail "gzip: no Content-Encoding: gzip in: $(tr -d '\r' <"$NC_TMP/gz.headers" | tr '\n' '|')"
 fi
-if gzip -dc <"$NC_TMP/gz.body" 2>/dev/null | grep -q '^netcanary_probes_total'; then
+gzip -dc <"$NC_TMP/gz.body" >"$NC_TMP/gz.txt" 2>/dev/null
+if grep -q '^netcanary_probes_total' "$NC_TMP/gz.txt"; then
         pass "gzip: raw body decompresses to the exposition"
 else
         fail "gzip: raw body is not a gzip stream of the exposition"
+fi
+# content-coding negotiation: list and case-insensitive token; q=0 refuses gzip
+for ae in 'deflate, gzip' 'GZIP'; do
+        h=$("${NC_CURL[@]}" -o /dev/null -D - -H "Accept-Encoding: $ae" "$(url "$HTTP" /metrics)")
+        if grep -qi '^content-encoding:[[:space:]]*gzip' <<<"$h"; then
+                pass "Accept-Encoding: $ae -> gzip"
+        else
+                fail "Accept-Encoding: $ae -> no gzip"
+        fi
+done
+h=$("${NC_CURL[@]}" -o /dev/null -D - -H 'Accept-Encoding: gzip;q=0' "$(url "$HTTP" /metrics)")
+if grep -qi '^content-encoding:' <<<"$h"; then
+        fail "Accept-Encoding: gzip;q=0 still got a Content-Encoding"
+else
+        pass "Accept-Encoding: gzip;q=0 -> identity"
 fi
 # without Accept-Encoding: plain
 "${NC_CURL[@]}" -D "$NC_TMP/plain.headers" -o /dev/null "$(url "$HTTP" /metrics)"

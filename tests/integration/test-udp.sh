@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154,SC2317 # PID_* are set by nc_start/start_* (printf -v); predicates are called through wait_for/check
 # Scenario 4: UDP probes.
 #   echo to the responder               -> connected
 #   a server answering garbage          -> bad_response (verdict allowed: a packet got through)
@@ -15,6 +16,7 @@ BADNONCE=$(port 51)
 CLOSED=$(port 52)
 SILENT=$(port 53)
 ECHO=$(port 54)
+ports_free "$HTTP" "$RESP" "$GARBAGE" "$BADNONCE" "$CLOSED" "$SILENT" "$ECHO"
 
 start_udp_server PID_garbage 127.0.0.1 "$GARBAGE" garbage
 start_udp_server PID_badnonce 127.0.0.1 "$BADNONCE" badnonce
