@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
 
-BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-openssl-dev
+BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
                procps psmisc openssl)

@@ -7,6 +7,7 @@
 
 #include "agent-internal.h"
 #include "build-config.h"
+#include "webui.h"
 
 /* ---- HTTP endpoints ---- */
 
@@ -49,16 +50,6 @@ static void handle_matrix(const httpd_request_t *req, httpd_response_t *resp, vo
         agent_matrix_json(userdata, &resp->body);
 }
 
-static void handle_index(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        sb_printf(&resp->body,
-                  "netcanary %s, identity %s\n\n"
-                  "/metrics         Prometheus metrics\n"
-                  "/api/v1/matrix   every row's expectation, verdict and outcome per address (JSON)\n"
-                  "/healthz         liveness\n"
-                  "/readyz          readiness: config loaded and every row probed once\n",
-                  NETCANARY_VERSION, a->identity);
-}
 
 /* ---- /probe: one probe now, answered in blackbox_exporter's names ---- */
 
@@ -221,6 +212,6 @@ void agent_install_routes(agent_t *a, httpd_t *h) {
         (void) httpd_route(h, "/readyz", handle_readyz, a);
         (void) httpd_route(h, "/api/v1/matrix", handle_matrix, a);
         (void) httpd_route(h, "/probe", handle_probe, a);
-        (void) httpd_route(h, "/", handle_index, a);
+        (void) webui_install(h); /* "/" and the status page's assets; last: the last matching route wins */
 }
 

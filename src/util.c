@@ -54,6 +54,8 @@ int sb_reserve(strbuf_t *sb, size_t extra) {
                 sb->oom = true;
                 return -ENOMEM;
         }
+        if (!sb->data)
+                p[0] = '\0'; /* a reserved buffer is a valid empty string */
         sb->data = p;
         sb->alloc = alloc;
         return 0;

@@ -167,27 +167,31 @@ static void record_response(dns_probe_t *p, const char *label) {
         p->result.responses[p->result.n_queries++] = label;
 }
 
+/* Whether the answer holds `want`. Sized from the header's answer count:
+ * a headless Service can list hundreds of pods. */
 static bool answer_has(const unsigned char *abuf, int alen, const struct sockaddr_storage *want) {
+        int capacity = alen >= NS_HFIXEDSZ ? ((int) abuf[6] << 8 | abuf[7]) : 0;
+        if (capacity <= 0)
+                return false;
+        bool found = false;
         if (want->ss_family == AF_INET) {
-                struct ares_addrttl addrs[64];
-                int n = 64;
-                if (ares_parse_a_reply(abuf, alen, NULL, addrs, &n) != ARES_SUCCESS)
-                        return false;
+                struct ares_addrttl *addrs = calloc((size_t) capacity, sizeof *addrs);
+                int n = capacity;
                 const struct in_addr *w = &((const struct sockaddr_in *) want)->sin_addr;
-                for (int i = 0; i < n; i++)
-                        if (memcmp(&addrs[i].ipaddr, w, sizeof *w) == 0)
-                                return true;
+                if (addrs && ares_parse_a_reply(abuf, alen, NULL, addrs, &n) == ARES_SUCCESS)
+                        for (int i = 0; i < n && !found; i++)
+                                found = memcmp(&addrs[i].ipaddr, w, sizeof *w) == 0;
+                free(addrs);
         } else if (want->ss_family == AF_INET6) {
-                struct ares_addr6ttl addrs[64];
-                int n = 64;
-                if (ares_parse_aaaa_reply(abuf, alen, NULL, addrs, &n) != ARES_SUCCESS)
-                        return false;
+                struct ares_addr6ttl *addrs = calloc((size_t) capacity, sizeof *addrs);
+                int n = capacity;
                 const struct in6_addr *w = &((const struct sockaddr_in6 *) want)->sin6_addr;
-                for (int i = 0; i < n; i++)
-                        if (memcmp(&addrs[i].ip6addr, w, sizeof *w) == 0)
-                                return true;
+                if (addrs && ares_parse_aaaa_reply(abuf, alen, NULL, addrs, &n) == ARES_SUCCESS)
+                        for (int i = 0; i < n && !found; i++)
+                                found = memcmp(&addrs[i].ip6addr, w, sizeof *w) == 0;
+                free(addrs);
         }
-        return false;
+        return found;
 }
 
 /* Judges the final answer against the expectations. */

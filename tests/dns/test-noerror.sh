@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# NOERROR answers from a real unbound on loopback:
+#  - expect_addresses all present          -> outcome connected, allow row met
+#  - one expected address missing          -> outcome bad_response; the server
+#    answered, so the verdict is allowed and the allow row is still met;
+#    netcanary_dns_responses_total{rcode="NOERROR"} counts the answer
+#  - a deny row to an answering server     -> unexpected_allow, `once` exits 1
+#  - types SRV, CNAME, TXT, PTR, MX reach the server as those types (unbound's
+#    own per-type counters) and NOERROR counts per type
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+dns_init 0
+
+DNS=$(port 0)
+API=$(port 7)
+S="127.0.0.1:$DNS"
+unbound_start main "$DNS" </dev/null
+
+TARGETS='{
+  "www-ok":      { "dns": { "name": "www.nctest.example", "type": "A", "servers": ["'$S'"],
+                            "expect_addresses": ["192.0.2.10", "192.0.2.11"] } },
+  "web-missing": { "dns": { "name": "web.nctest.example", "type": "A", "servers": ["'$S'"],
+                            "expect_addresses": ["192.0.2.10", "192.0.2.99"] } },
+  "srv":   { "dns": { "name": "_http._tcp.nctest.example", "type": "SRV",   "servers": ["'$S'"] } },
+  "cname": { "dns": { "name": "alias.nctest.example",      "type": "CNAME", "servers": ["'$S'"] } },
+  "txt":   { "dns": { "name": "txt.nctest.example",        "type": "TXT",   "servers": ["'$S'"] } },
+  "ptr":   { "dns": { "name": "10.2.0.192.in-addr.arpa",   "type": "PTR",   "servers": ["'$S'"] } },
+  "mx":    { "dns": { "name": "nctest.example",            "type": "MX",    "servers": ["'$S'"] } }
+}'
+MATRIX='[
+  { "from": "*", "to": "www-ok",      "expect": "allow" },
+  { "from": "*", "to": "web-missing", "expect": "allow" },
+  { "from": "*", "to": "srv",   "expect": "allow" },
+  { "from": "*", "to": "cname", "expect": "allow" },
+  { "from": "*", "to": "txt",   "expect": "allow" },
+  { "from": "*", "to": "ptr",   "expect": "allow" },
+  { "from": "*", "to": "mx",    "expect": "allow" }
+]'
+dns_config "$NC_TMP/allow.json" "$API" "$TARGETS" "$MATRIX"
+
+# ---- once: outcomes and exit status
+dns_once "$NC_TMP/allow.json" "$NC_TMP/allow.out"
+O=$NC_TMP/allow.out
+expect_eq "once exit status (all allow rows met)" "$RC" 0
+expect_eq "www-ok address" "$(rowq "$O" www-ok '.addresses[0].address')" "$S"
+expect_eq "www-ok outcome" "$(rowq "$O" www-ok '.addresses[0].outcome')" connected
+expect_eq "www-ok verdict" "$(rowq "$O" www-ok .verdict)" allowed
+expect_eq "www-ok met" "$(rowq "$O" www-ok .met)" true
+expect_eq "web-missing outcome (192.0.2.99 not in the answer)" "$(rowq "$O" web-missing '.addresses[0].outcome')" bad_response
+expect_eq "web-missing verdict (the server answered)" "$(rowq "$O" web-missing '.addresses[0].verdict')" allowed
+expect_eq "web-missing allow row met" "$(rowq "$O" web-missing .met)" true
+for t in srv cname txt ptr mx; do
+        expect_eq "$t outcome" "$(rowq "$O" "$t" '.addresses[0].outcome')" connected
+done
+for ty in SRV CNAME TXT PTR MX; do
+        expect_num "unbound saw a $ty query" "$(unbound_stat main "num.query.type.$ty")" '>=' 1
+done
+
+# ---- a deny row to the same answering server: the leak shows, exit 1
+dns_config "$NC_TMP/deny.json" "$API" "$TARGETS" '[ { "from": "*", "to": "www-ok", "expect": "deny" } ]'
+dns_once "$NC_TMP/deny.json" "$NC_TMP/deny.out"
+expect_eq "once exit status (deny row to an answering server)" "$RC" 1
+expect_eq "deny row mismatch" "$(rowq "$NC_TMP/deny.out" www-ok .mismatch)" unexpected_allow
+
+# ---- run: metrics
+dns_start d "$NC_TMP/allow.json"
+wait_healthy "$API" "$PID_d"
+wait_rounds "$API" 2
+expect_eq "matrix: web-missing outcome" "$(row_field "$API" web-missing '.addresses[0].outcome')" bad_response
+expect_eq "matrix: web-missing met" "$(row_field "$API" web-missing .met)" true
+M=$NC_TMP/metrics.txt
+scrape "$API" >"$M" || fatal "scrape failed"
+v() { metric_value "$@" <"$M" || echo 0; }
+W=(server="$S" name=www.nctest.example type=A)
+B=(server="$S" name=web.nctest.example type=A)
+expect_num "responses_total{www,NOERROR}" "$(v netcanary_dns_responses_total "${W[@]}" rcode=NOERROR)" '>=' 2
+expect_num "responses_total{web (missing address),NOERROR}" "$(v netcanary_dns_responses_total "${B[@]}" rcode=NOERROR)" '>=' 2
+expect_eq "responses_total{web,NXDOMAIN} absent" "$(v netcanary_dns_responses_total "${B[@]}" rcode=NXDOMAIN)" 0
+expect_num "lookup histogram count (www)" "$(v netcanary_dns_lookup_duration_seconds_count "${W[@]}")" '>=' 2
+expect_num "lookup histogram count (web, bad_response is still an answer)" \
+        "$(v netcanary_dns_lookup_duration_seconds_count "${B[@]}")" '>=' 2
+expect_num "lookup histogram le=5 bucket == count (www)" "$(v netcanary_dns_lookup_duration_seconds_bucket "${W[@]}" le=5)" \
+        '==' "$(v netcanary_dns_lookup_duration_seconds_count "${W[@]}")"
+expect_num "loopback lookups under 2.5 s (le=2.5 bucket, www)" \
+        "$(v netcanary_dns_lookup_duration_seconds_bucket "${W[@]}" le=2.5)" '>=' 2
+for ty in SRV CNAME TXT PTR MX; do
+        expect_num "responses_total{type=$ty,NOERROR}" "$(v netcanary_dns_responses_total server="$S" type="$ty" rcode=NOERROR)" '>=' 1
+done
+expect_num "probes_total{web-missing,bad_response}" \
+        "$(v netcanary_probes_total to=web-missing protocol=dns outcome=bad_response)" '>=' 2
+expect_eq "expectation_met{web-missing}" "$(v netcanary_expectation_met to=web-missing)" 1
+expect_eq "verdict{www-ok,allowed}" "$(v netcanary_verdict to=www-ok verdict=allowed)" 1
+
+nc_finish
