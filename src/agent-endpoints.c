@@ -55,12 +55,13 @@ static void handle_matrix(const httpd_request_t *req, httpd_response_t *resp, vo
 
 static void adhoc_unlink(row_state_t *rs) {
         agent_t *a = rs->agent;
-        if (rs->adhoc_prev)
-                rs->adhoc_prev->adhoc_next = rs->adhoc_next;
+        adhoc_state_t *st = rs->adhoc_state;
+        if (st->prev)
+                st->prev->adhoc_state->next = st->next;
         else if (a->adhoc == rs)
-                a->adhoc = rs->adhoc_next;
-        if (rs->adhoc_next)
-                rs->adhoc_next->adhoc_prev = rs->adhoc_prev;
+                a->adhoc = st->next;
+        if (st->next)
+                st->next->adhoc_state->prev = st->prev;
         a->n_adhoc--;
 }
 
@@ -89,15 +90,15 @@ void adhoc_finish(row_state_t *rs) {
         int family = rs->n_round > 0 ? rs->round[0].addr.ss_family : 0;
         put_gauge(out, "probe_success", "Displays whether or not the probe was a success", NULL, success);
         put_gauge(out, "probe_duration_seconds", "Returns how long the probe took to complete in seconds", NULL,
-                  (double) (mono_usec() - rs->adhoc_start) / 1e6);
-        double lookup = t->proto == PROTO_DNS ? (double) rs->adhoc_dns.duration_usec / 1e6
+                  (double) (mono_usec() - rs->adhoc_state->start) / 1e6);
+        double lookup = t->proto == PROTO_DNS ? (double) rs->adhoc_state->dns.duration_usec / 1e6
                                               : (double) rs->resolve_usec / 1e6;
         put_gauge(out, "probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds", NULL,
                   lookup);
         put_gauge(out, "probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", NULL,
                   family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
         if (t->proto == PROTO_HTTP) {
-                const http_probe_result_t *h = &rs->adhoc_http;
+                const http_probe_result_t *h = &rs->adhoc_state->http;
                 put_gauge(out, "probe_http_status_code", "Response HTTP status code", NULL, (double) h->status);
                 sb_puts(out, "# HELP probe_http_duration_seconds Duration of http request by phase, summed over all "
                              "redirects\n# TYPE probe_http_duration_seconds gauge\n");
@@ -121,7 +122,7 @@ void adhoc_finish(row_state_t *rs) {
         for (outcome_t o = 0; o < _OUTCOME_MAX; o++)
                 sb_printf(out, "probe_netcanary_addresses{outcome=\"%s\"} %zu\n", outcome_name(o), outcomes[o]);
 
-        httpd_deferred_finish(rs->deferred, &resp);
+        httpd_deferred_finish(rs->adhoc_state->deferred, &resp);
         sb_free(&resp.body);
         adhoc_unlink(rs);
         /* Nothing touches rs after the round finishes: its callers return at once. */
@@ -137,7 +138,7 @@ void adhoc_cancel_all(agent_t *a, const char *why) {
                 httpd_response_t resp = { .status = 503, .content_type = "text/plain; charset=utf-8" };
                 sb_init(&resp.body, 0);
                 sb_printf(&resp.body, "probe abandoned: %s\n", why);
-                httpd_deferred_finish(rs->deferred, &resp);
+                httpd_deferred_finish(rs->adhoc_state->deferred, &resp);
                 sb_free(&resp.body);
                 adhoc_unlink(rs);
                 row_state_free(rs);
@@ -177,29 +178,28 @@ static void handle_probe(const httpd_request_t *req, httpd_response_t *resp, voi
                 if (secs > 0.6 && (secs - 0.5) * 1e6 < (double) timeout)
                         timeout = (uint64_t) ((secs - 0.5) * 1e6);
         }
-        row_t *row = calloc(1, sizeof *row);
+        adhoc_state_t *st = calloc(1, sizeof *st);
         row_state_t *rs = NULL;
-        int r = row ? 0 : -ENOMEM;
-        if (row) {
-                *row = (row_t) { .index = SIZE_MAX, .from = a->identity, .to = t->name, .target = t,
-                                 .expect = EXPECT_ALLOW, .interval_usec = timeout, .timeout_usec = timeout,
-                                 .confirm = 1 };
-                r = row_state_new(a, row, &rs);
+        int r = st ? 0 : -ENOMEM;
+        if (st) {
+                st->row = (row_t) { .index = SIZE_MAX, .from = a->identity, .to = t->name, .target = t,
+                                    .expect = EXPECT_ALLOW, .interval_usec = timeout, .timeout_usec = timeout,
+                                    .confirm = 1 };
+                r = row_state_new(a, &st->row, &rs);
         }
-        if (r < 0 || !(rs->deferred = httpd_request_defer(req))) {
+        if (r < 0 || !(st->deferred = httpd_request_defer(req))) {
                 row_state_free(rs);
-                if (!rs)
-                        free(row);
+                free(st);
                 resp->status = 503;
                 sb_printf(&resp->body, "cannot probe now: %s\n", strerror(r < 0 ? -r : ENOMEM));
                 return;
         }
         rs->adhoc = true;
-        rs->adhoc_row = row;
-        rs->adhoc_start = mono_usec();
-        rs->adhoc_next = a->adhoc;
+        rs->adhoc_state = st;
+        st->start = mono_usec();
+        st->next = a->adhoc;
         if (a->adhoc)
-                a->adhoc->adhoc_prev = rs;
+                a->adhoc->adhoc_state->prev = rs;
         a->adhoc = rs;
         a->n_adhoc++;
         row_round_start(rs);

@@ -56,6 +56,16 @@ typedef struct dns_server {
         metric_t *m_lookup;
 } dns_server_t;
 
+/* What a /probe round keeps beyond a row's state. */
+typedef struct adhoc_state {
+        row_t row;                     /* the synthetic row (fields point into the config) */
+        httpd_deferred_t *deferred;    /* the suspended /probe request */
+        uint64_t start;                /* mono µs */
+        http_probe_result_t http;
+        dns_probe_result_t dns;
+        row_state_t *prev, *next;
+} adhoc_state_t;
+
 struct row_state {
         agent_t *agent;
         const row_t *row;              /* in agent->cfg */
@@ -101,12 +111,7 @@ struct row_state {
 
         /* One-off probes for /probe: not in the plan, no metrics, no schedule. */
         bool adhoc;
-        row_t *adhoc_row;              /* the synthetic row (fields point into the config) */
-        httpd_deferred_t *deferred;    /* the suspended /probe request */
-        uint64_t adhoc_start;          /* mono µs */
-        http_probe_result_t adhoc_http;
-        dns_probe_result_t adhoc_dns;
-        row_state_t *adhoc_prev, *adhoc_next;
+        struct adhoc_state *adhoc_state; /* only for those; NULL in the plan's rows */
 
         metric_t *m_probes[_OUTCOME_MAX]; /* created on first use */
         metric_t *m_duration;

@@ -3,6 +3,7 @@
 #include <ares.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,7 +349,7 @@ static void on_http_probe_done(const http_probe_result_t *result, void *userdata
         res->duration_usec = result->duration_usec;
         res->error = result->error;
         if (rs->adhoc) {
-                rs->adhoc_http = *result;
+                rs->adhoc_state->http = *result;
                 if (--rs->round_pending == 0)
                         row_round_finish(rs);
                 return;
@@ -447,8 +448,8 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
         res->error = result->error;
         if (rs->adhoc) {
                 /* The slowest server is what a blackbox-style scrape reports. */
-                if (result->duration_usec >= rs->adhoc_dns.duration_usec)
-                        rs->adhoc_dns = *result;
+                if (result->duration_usec >= rs->adhoc_state->dns.duration_usec)
+                        rs->adhoc_state->dns = *result;
                 if (--rs->round_pending == 0)
                         row_round_finish(rs);
                 return;
@@ -586,7 +587,7 @@ void row_state_free(row_state_t *rs) {
         free(rs->dns_expect);
         http_request_free(rs->http_req);
         free(rs->last_http_detail);
-        free(rs->adhoc_row);
+        free(rs->adhoc_state);
         free(rs->last);
         free(rs->key);
         free(rs);
@@ -670,6 +671,9 @@ int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
                         goto fail;
                 break;
         case PROTO_HTTP:
+                /* libcurl (and its TLS library) is set up only once an http row exists. */
+                if (!a->http && (r = http_client_new(a->loop, a->resolver, &a->http)) < 0)
+                        goto fail;
                 if ((r = http_request_new(&row->target->http, &rs->http_req)) < 0)
                         goto fail;
                 rs->has_static_addr = sockaddr_from_literal(http_request_host(rs->http_req),
@@ -909,6 +913,8 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
                 r = plan_bind_and_schedule(a);
         metrics_generation_sweep(a->metrics);
         config_free(old_cfg);
+        /* Parsing left megabytes of freed JSON tree behind: give them back. */
+        malloc_trim(0);
         if (r < 0)
                 log_event(LOG_ERROR, "cannot schedule every row", "error", strerror(-r), NULL);
         return 0;
@@ -1138,7 +1144,6 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
         }
         if ((r = metrics_new(&a->metrics)) < 0 || (r = register_families(a, cfg)) < 0 ||
             (r = evidence_new(&a->evidence)) < 0 || (r = resolver_new(loop, &a->resolver)) < 0 ||
-            (r = http_client_new(loop, a->resolver, &a->http)) < 0 ||
             (r = sched_new(loop, cfg->max_in_flight, &a->sched)) < 0)
                 goto fail;
 

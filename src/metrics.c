@@ -259,7 +259,9 @@ static int series_lookup(metric_family_t *f, const char *const *label_values, bo
         }
         s->family = f;
         s->labels_len = key.len;
-        s->labels = key.data ? sb_steal(&key, NULL) : strdup("");
+        /* Exactly sized: a series lives long, and there are tens of thousands. */
+        s->labels = strndup(key.data ? key.data : "", key.len);
+        sb_free(&key);
         if (!s->labels) {
                 free(s);
                 return -ENOMEM;

@@ -413,7 +413,11 @@ static void hop_done(curl_loop_transfer_t *t, CURLcode rc) {
         res->phase_usec[HTTP_PHASE_TLS] = t_tls > t_connect ? (uint64_t) (t_tls - t_connect) : 0;
         res->phase_usec[HTTP_PHASE_PROCESSING] = t_start > t_pre ? (uint64_t) (t_start - t_pre) : 0;
         res->phase_usec[HTTP_PHASE_TRANSFER] = t_total > t_start ? (uint64_t) (t_total - t_start) : 0;
-        bool connected = t_connect > 0 || status > 0;
+        /* curl 7.88 leaves CONNECT_TIME at 0 when the TLS handshake fails or
+         * stalls; a local port exists only once TCP connected. */
+        long local_port = 0;
+        curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &local_port);
+        bool connected = t_connect > 0 || status > 0 || local_port > 0;
 
         if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && p->capped)) {
                 if (p->req->spec->follow_redirects && status >= 300 && status < 400 && redirect &&
