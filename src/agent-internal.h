@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "aresloop.h"
@@ -133,6 +134,7 @@ struct agent {
         char *identity;
         char *listen;                  /* what httpd is bound to */
         char *web_config_path;         /* --web-config, or NULL */
+        struct stat config_stat;       /* of the config file at its last (re)load; st_ino 0 = unknown */
         webconfig_t *webconfig;        /* what httpd runs with */
         uint16_t responder_port;       /* what the responder is bound to; 0 = none */
 

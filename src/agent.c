@@ -974,7 +974,12 @@ int agent_reload(agent_t *a, const char *why) {
         config_errors_t errs;
         config_errors_init(&errs);
         config_t *cfg = NULL;
+        struct stat st;
+        if (stat(a->config_path, &st) < 0)
+                memset(&st, 0, sizeof st);
         int r = config_load_file(a->config_path, &cfg, &errs);
+        if (r >= 0)
+                a->config_stat = st;
         if (r >= 0 && cfg->content_hash == a->cfg->content_hash) {
                 /* Same bytes as the running config (an event for another file in
                  * the directory, a touch, or a bad file put back): nothing to
@@ -1010,8 +1015,23 @@ int agent_reload(agent_t *a, const char *why) {
         return 0;
 }
 
+static bool same_file_state(const struct stat *x, const struct stat *y) {
+        return x->st_dev == y->st_dev && x->st_ino == y->st_ino && x->st_size == y->st_size &&
+               x->st_mtim.tv_sec == y->st_mtim.tv_sec && x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
+}
+
+/* A change somewhere in the watched directories. The web config is small and
+ * always re-checked; the matrix (up to megabytes) only when stat() says the
+ * file behind the path changed (a ConfigMap swap changes the inode). */
 static void on_reload_timer(loop_timer_t *t, void *userdata) {
-        agent_reload(userdata, "file change");
+        agent_t *a = userdata;
+        struct stat st;
+        if (a->config_path && stat(a->config_path, &st) == 0 && a->last_reload_ok &&
+            same_file_state(&st, &a->config_stat)) {
+                reload_webconfig(a, "file change");
+                return;
+        }
+        agent_reload(a, "file change");
 }
 
 static void on_inotify(loop_io_t *io, int fd, uint32_t events, void *userdata) {
@@ -1165,8 +1185,11 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
                 if ((r = loop_timer_new(loop, on_evidence_gc, a, "evidence-gc", &a->evidence_timer)) < 0)
                         goto fail;
                 loop_timer_arm(a->evidence_timer, mono_usec() + EVIDENCE_GC_USEC);
-                if (a->config_path)
+                if (a->config_path) {
+                        if (stat(a->config_path, &a->config_stat) < 0)
+                                memset(&a->config_stat, 0, sizeof a->config_stat);
                         (void) watch_dir_of(a, a->config_path);
+                }
                 if (a->web_config_path)
                         (void) watch_dir_of(a, a->web_config_path);
         } else if (a->once_remaining == 0)
