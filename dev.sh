@@ -16,7 +16,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
-               procps psmisc openssl)
+               procps psmisc openssl nodejs chromium)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -79,6 +79,11 @@ run)
         ;;
 test)
         ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+        # The deploy tests validate manifests with npm's kubernetes-models (lock file pinned).
+        if [ ! -d tests/deploy/node_modules ]; then
+                log "installing the deploy tests' npm packages"
+                npm ci --prefix tests/deploy --no-audit --no-fund >&2
+        fi
         build
         status=0
         meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
