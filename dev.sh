@@ -16,7 +16,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
-               procps psmisc openssl nodejs chromium)
+               procps psmisc openssl nodejs chromium valgrind)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# netcanary under valgrind memcheck: every probe type against local servers,
+# the daemon's endpoints, /probe, good and bad reloads, and SIGTERM. Passes
+# when valgrind reports no error and no definite/indirect leak.
+# Traffic: 127.0.0.1 and ::1 only, ports 20600-20619.
+set -euo pipefail
+
+: "${NETCANARY:?NETCANARY must point at the binary}"
+command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valgrind)"; exit 1; }
+command -v unbound >/dev/null || { echo "unbound missing"; exit 1; }
+
+LISTEN=20600 RESP=20601 HTTP=20602 DNS=20603 CLOSED=20604
+tmp=$(mktemp -d /tmp/nctest-memcheck-XXXXXX)
+pids=()
+cleanup() {
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        wait 2>/dev/null || true
+        rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+
+# Local servers: HTTP (python), DNS (unbound).
+mkdir "$tmp/www" && echo "hello memcheck" > "$tmp/www/index.html"
+(cd "$tmp/www" && exec /usr/bin/python3 -m http.server "$HTTP" --bind 127.0.0.1) > "$tmp/http.log" 2>&1 &
+pids+=($!)
+cat > "$tmp/unbound.conf" <<CONF
+server:
+  interface: 127.0.0.1@$DNS
+  port: $DNS
+  username: ""
+  chroot: ""
+  directory: "$tmp"
+  pidfile: ""
+  use-syslog: no
+  do-daemonize: no
+  module-config: "iterator"
+  access-control: 127.0.0.0/8 allow
+  local-zone: "memcheck.test." static
+  local-data: "a.memcheck.test. 5 IN A 10.1.2.3"
+CONF
+unbound -d -c "$tmp/unbound.conf" > "$tmp/unbound.log" 2>&1 &
+pids+=($!)
+
+cat > "$tmp/config.json" <<CONF
+{ "agent": { "listen": "127.0.0.1:$LISTEN", "responder": { "port": $RESP } },
+  "defaults": { "interval": "1s", "timeout": "900ms", "confirm": 1 },
+  "targets": {
+    "tcp4": { "tcp": { "host": "127.0.0.1", "port": $RESP } },
+    "tcp6": { "tcp": { "host": "::1", "port": $RESP } },
+    "udp4": { "udp": { "host": "127.0.0.1", "port": $RESP } },
+    "closed": { "tcp": { "host": "127.0.0.1", "port": $CLOSED } },
+    "closed-udp": { "udp": { "host": "127.0.0.1", "port": $CLOSED } },
+    "name": { "tcp": { "host": "localhost", "port": $RESP } },
+    "web": { "http": { "url": "http://127.0.0.1:$HTTP/", "body_regex": "hello" } },
+    "web404": { "http": { "url": "http://127.0.0.1:$HTTP/nope", "status": [200] } },
+    "dns": { "dns": { "name": "a.memcheck.test", "servers": ["127.0.0.1:$DNS"], "expect_addresses": ["10.1.2.3"] } },
+    "nx": { "dns": { "name": "b.memcheck.test", "servers": ["127.0.0.1:$DNS"], "expect_rcode": "NXDOMAIN" } }
+  },
+  "matrix": [
+    { "from": "*", "to": "tcp4", "expect": "allow" }, { "from": "*", "to": "tcp6", "expect": "allow" },
+    { "from": "*", "to": "udp4", "expect": "allow" }, { "from": "*", "to": "closed", "expect": "deny" },
+    { "from": "*", "to": "closed-udp", "expect": "deny" }, { "from": "*", "to": "name", "expect": "allow" },
+    { "from": "*", "to": "web", "expect": "allow" }, { "from": "*", "to": "web404", "expect": "allow" },
+    { "from": "*", "to": "dns", "expect": "allow" }, { "from": "*", "to": "nx", "expect": "allow" }
+  ] }
+CONF
+for _ in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$HTTP/" && break
+        sleep 0.1
+done
+
+# 1. once: one round of every probe type (exit 0 or 1 is the verdict; 99 is valgrind's).
+rc=0
+"${vg[@]}" "$NETCANARY" once --config "$tmp/config.json" --format json > "$tmp/once.json" 2> "$tmp/once.vg" || rc=$?
+if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then cat "$tmp/once.vg" >&2; fail "once under memcheck exited $rc"; fi
+jq -e '.rows | length == 10' "$tmp/once.json" > /dev/null || fail "once did not report 10 rows"
+echo "ok: once under memcheck (exit $rc)"
+
+# 2. the daemon: scrapes, matrix, /probe, reloads (changed, bad, restored), SIGTERM.
+"${vg[@]}" "$NETCANARY" run --config "$tmp/config.json" > /dev/null 2> "$tmp/run.vg" &
+daemon=$!
+pids+=("$daemon")
+ready=0
+for _ in $(seq 150); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LISTEN/readyz")" = 200 ]; then
+                ready=1
+                break
+        fi
+        kill -0 "$daemon" 2>/dev/null || { cat "$tmp/run.vg" >&2; fail "daemon under valgrind exited"; }
+        sleep 0.2
+done
+[ "$ready" = 1 ] || fail "daemon under valgrind never became ready"
+for path in /metrics /api/v1/matrix / /app.js "/probe?target=web" "/probe?target=dns" "/probe?target=udp4" \
+            "/probe?target=nope" /healthz /nope; do
+        curl -s -o /dev/null "http://127.0.0.1:$LISTEN$path"
+done
+curl -s -o /dev/null -H 'Accept-Encoding: gzip' "http://127.0.0.1:$LISTEN/metrics"
+cp "$tmp/config.json" "$tmp/good.json"
+sed 's/"interval": "1s"/"interval": "2s"/' "$tmp/good.json" > "$tmp/config.json"
+kill -HUP "$daemon"; sleep 2
+echo '{ "targets": {}, "matrix": [ { "from": "*", "to": "missing", "expect": "allow" } ] }' > "$tmp/config.json"
+kill -HUP "$daemon"; sleep 1
+cp "$tmp/good.json" "$tmp/config.json"
+kill -HUP "$daemon"; sleep 3
+curl -s -o /dev/null "http://127.0.0.1:$LISTEN/metrics"
+kill -TERM "$daemon"
+rc=0
+wait "$daemon" || rc=$?
+[ "$rc" = 0 ] || { cat "$tmp/run.vg" >&2; fail "daemon under memcheck exited $rc (99 = valgrind errors)"; }
+echo "ok: daemon under memcheck: endpoints, /probe, reloads, SIGTERM"
+echo "PASS test-memcheck"
