@@ -4,7 +4,8 @@
 #   ./dev.sh run [netcanary args...]   install what is missing, build, run the daemon
 #                                      (embedded default config unless --config is given)
 #   ./dev.sh test                      install what is missing, build, run the whole test
-#                                      suite; ends with "N passed, N failed"
+#                                      suite, then again on an ASan+UBSan build; ends with
+#                                      "N passed, N failed, N skipped" over both runs
 #
 # Packages come from Debian 12 with apt-get (as root, or through sudo). Nothing
 # is downloaded at configure or test time.
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
+ASAN_DIR=${ASAN_DIR:-build-asan}
 
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
@@ -40,30 +42,34 @@ ensure_packages() {
         [ "$created_policy" -eq 0 ] || rm -f "$policy"
 }
 
+# build DIR [meson options...]
 build() {
-        if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-                log "configuring $BUILD_DIR"
-                meson setup "$BUILD_DIR" >&2
+        local dir=$1
+        shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                log "configuring $dir $*"
+                meson setup "$dir" "$@" >&2
         fi
-        log "building"
-        ninja -C "$BUILD_DIR" >&2
+        log "building $dir"
+        ninja -C "$dir" >&2
 }
 
-# Prints "N passed, N failed[, N skipped]" from meson's machine-readable log.
+# Prints "N passed, N failed, N skipped" over the machine-readable logs of
+# every test run given (a run that left no log counts as one failure).
 summarize() {
-        local logfile="$BUILD_DIR/meson-logs/testlog.json"
-        if [ ! -s "$logfile" ]; then
-                echo "0 passed, 1 failed"
-                return 1
-        fi
-        local passed failed skipped
-        passed=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$logfile")
-        failed=$(jq -s '[.[] | select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS")] | length' "$logfile")
-        skipped=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$logfile")
-        if [ "$failed" -gt 0 ]; then
-                echo "failed tests:"
-                jq -r 'select(.result != "OK" and .result != "SKIP" and .result != "EXPECTEDFAIL") | "  \(.name): \(.result)"' "$logfile"
-        fi
+        local passed=0 failed=0 skipped=0 logfile
+        for logfile in "$@"; do
+                if [ ! -s "$logfile" ]; then
+                        echo "no test log: $logfile"
+                        failed=$((failed + 1))
+                        continue
+                fi
+                passed=$((passed + $(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$logfile")))
+                failed=$((failed + $(jq -s '[.[] | select(.result == "FAIL" or .result == "TIMEOUT" or .result == "ERROR" or .result == "UNEXPECTEDPASS")] | length' "$logfile")))
+                skipped=$((skipped + $(jq -s '[.[] | select(.result == "SKIP")] | length' "$logfile")))
+                jq -r --arg run "$(basename "$(dirname "$(dirname "$logfile")")")" \
+                        'select(.result != "OK" and .result != "SKIP" and .result != "EXPECTEDFAIL") | "failed: [\($run)] \(.name): \(.result)"' "$logfile"
+        done
         echo "${passed} passed, ${failed} failed, ${skipped} skipped"
         [ "$failed" -eq 0 ]
 }
@@ -73,7 +79,7 @@ cmd=${1:-}
 case "$cmd" in
 run)
         ensure_packages "${BUILD_PACKAGES[@]}"
-        build
+        build "$BUILD_DIR"
         log "starting netcanary (Ctrl-C stops it); metrics on http://127.0.0.1:9890/metrics"
         exec "$BUILD_DIR/src/netcanary" run "$@"
         ;;
@@ -84,10 +90,20 @@ test)
                 log "installing the deploy tests' npm packages"
                 npm ci --prefix tests/deploy --no-audit --no-fund >&2
         fi
-        build
         status=0
+        build "$BUILD_DIR"
+        rm -f "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json"
+        log "test suite (release build)"
         meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
-        summarize || status=1
+        # The same suites once more with AddressSanitizer and UBSan (not the
+        # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
+        # exercise the binary differently).
+        build "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+        log "test suite (ASan + UBSan build)"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
+                --no-suite bench --no-suite memcheck --no-suite deploy "$@" || status=$?
+        summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
 *)
