@@ -98,6 +98,7 @@ struct row_state {
 
         /* dns rows */
         dns_server_t *dns_servers;
+        struct sockaddr_storage *dns_addrs; /* the servers' addresses, as a round's address list */
         size_t n_dns_servers;
         dns_query_t dns_query;
         struct sockaddr_storage *dns_expect;

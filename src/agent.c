@@ -387,53 +387,6 @@ static void row_round_single(row_state_t *rs, outcome_t outcome, int error) {
         row_round_finish(rs);
 }
 
-/* Starts one probe per address; the round finishes when the last one answers. */
-static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addrs, size_t n) {
-        agent_t *a = rs->agent;
-        rs->round = calloc(n, sizeof *rs->round);
-        rs->slots = calloc(n, sizeof *rs->slots);
-        if (!rs->round || !rs->slots) {
-                free(rs->round);
-                free(rs->slots);
-                rs->round = NULL;
-                rs->slots = NULL;
-                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOMEM);
-                return;
-        }
-        rs->n_round = n;
-        rs->round_pending = n;
-        for (size_t i = 0; i < n; i++) {
-                rs->round[i].addr = addrs[i];
-                rs->slots[i] = (probe_slot_t) { .row = rs, .index = i };
-        }
-        for (size_t i = 0; i < n; i++) {
-                const struct sockaddr *sa = (const struct sockaddr *) &addrs[i];
-                int r;
-                switch (rs->row->target->proto) {
-                case PROTO_UDP:
-                        r = probe_udp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
-                                            &rs->slots[i].probe);
-                        break;
-                case PROTO_HTTP:
-                        r = probe_http_start(a->http, rs->http_req, sa, rs->resolve_usec, rs->round_deadline,
-                                             on_http_probe_done, &rs->slots[i], &rs->slots[i].http_probe);
-                        break;
-                default:
-                        r = probe_tcp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
-                                            &rs->slots[i].probe);
-                }
-                if (r < 0) {
-                        rs->round[i].outcome = OUTCOME_LOCAL_ERROR;
-                        rs->round[i].error = -r;
-                        rs->round_pending--;
-                        continue;
-                }
-                a->probes_in_flight++;
-        }
-        if (rs->round_pending == 0)
-                row_round_finish(rs);
-}
-
 static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) {
         probe_slot_t *slot = userdata;
         row_state_t *rs = slot->row;
@@ -471,14 +424,10 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
                 row_round_finish(rs);
 }
 
-/* One query (or search walk) per server, each measured alone. */
-static void row_round_dns(row_state_t *rs) {
+/* Starts one probe per address (for dns rows: per server, each through its
+ * own channel); the round finishes when the last one answers. */
+static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addrs, size_t n) {
         agent_t *a = rs->agent;
-        size_t n = rs->n_dns_servers;
-        if (n == 0) {
-                row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOENT); /* resolv.conf lists no server */
-                return;
-        }
         rs->round = calloc(n, sizeof *rs->round);
         rs->slots = calloc(n, sizeof *rs->slots);
         if (!rs->round || !rs->slots) {
@@ -492,12 +441,29 @@ static void row_round_dns(row_state_t *rs) {
         rs->n_round = n;
         rs->round_pending = n;
         for (size_t i = 0; i < n; i++) {
-                rs->round[i].addr = rs->dns_servers[i].addr;
+                rs->round[i].addr = addrs[i];
                 rs->slots[i] = (probe_slot_t) { .row = rs, .index = i };
         }
         for (size_t i = 0; i < n; i++) {
-                int r = probe_dns_start(a->loop, rs->dns_servers[i].channel, &rs->dns_query, rs->round_deadline,
-                                        on_dns_probe_done, &rs->slots[i], &rs->slots[i].dns_probe);
+                const struct sockaddr *sa = (const struct sockaddr *) &addrs[i];
+                int r;
+                switch (rs->row->target->proto) {
+                case PROTO_UDP:
+                        r = probe_udp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                            &rs->slots[i].probe);
+                        break;
+                case PROTO_HTTP:
+                        r = probe_http_start(a->http, rs->http_req, sa, rs->resolve_usec, rs->round_deadline,
+                                             on_http_probe_done, &rs->slots[i], &rs->slots[i].http_probe);
+                        break;
+                case PROTO_DNS:
+                        r = probe_dns_start(a->loop, rs->dns_servers[i].channel, &rs->dns_query, rs->round_deadline,
+                                            on_dns_probe_done, &rs->slots[i], &rs->slots[i].dns_probe);
+                        break;
+                default:
+                        r = probe_tcp_start(a->loop, sa, rs->round_deadline, on_probe_done, &rs->slots[i],
+                                            &rs->slots[i].probe);
+                }
                 if (r < 0) {
                         rs->round[i].outcome = OUTCOME_LOCAL_ERROR;
                         rs->round[i].error = -r;
@@ -540,7 +506,11 @@ void row_round_start(row_state_t *rs) {
         const row_t *row = rs->row;
         rs->round_deadline = mono_usec() + row->timeout_usec;
         if (row->target->proto == PROTO_DNS) {
-                row_round_dns(rs);
+                if (rs->n_dns_servers == 0) {
+                        row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOENT); /* resolv.conf lists no server */
+                        return;
+                }
+                row_round_probe(rs, rs->dns_addrs, rs->n_dns_servers);
                 return;
         }
         rs->resolve_usec = 0;
@@ -584,6 +554,7 @@ void row_state_free(row_state_t *rs) {
         for (size_t i = 0; i < rs->n_dns_servers; i++)
                 ares_loop_free(rs->dns_servers[i].channel);
         free(rs->dns_servers);
+        free(rs->dns_addrs);
         free(rs->dns_expect);
         http_request_free(rs->http_req);
         free(rs->last_http_detail);
@@ -607,8 +578,9 @@ static int row_setup_dns(agent_t *a, row_state_t *rs) {
         if (n > CONFIG_MAX_ADDRESSES)
                 n = CONFIG_MAX_ADDRESSES;
         rs->dns_servers = calloc(n ? n : 1, sizeof *rs->dns_servers);
+        rs->dns_addrs = calloc(n ? n : 1, sizeof *rs->dns_addrs);
         rs->dns_expect = calloc(spec->n_expect_addresses ? spec->n_expect_addresses : 1, sizeof *rs->dns_expect);
-        if (!rs->dns_servers || !rs->dns_expect)
+        if (!rs->dns_servers || !rs->dns_addrs || !rs->dns_expect)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 dns_server_t *srv = &rs->dns_servers[i];
@@ -618,6 +590,7 @@ static int row_setup_dns(agent_t *a, row_state_t *rs) {
                                 return -EINVAL; /* validated by the config parser */
                 } else
                         srv->addr = a->resolv.servers[i];
+                rs->dns_addrs[i] = srv->addr;
                 sockaddr_format((struct sockaddr *) &srv->addr, srv->label, sizeof srv->label);
                 int r = dns_server_channel_new(a->loop, (struct sockaddr *) &srv->addr, rs->row->timeout_usec,
                                                &srv->channel);
