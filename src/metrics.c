@@ -445,13 +445,7 @@ static char *put_raw(char *p, const char *s, size_t n) {
 }
 
 static char *put_u64_raw(char *p, uint64_t v) {
-        char tmp[20];
-        size_t i = sizeof tmp;
-        do {
-                tmp[--i] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v > 0);
-        return put_raw(p, tmp + i, sizeof tmp - i);
+        return p + format_u64(p, v);
 }
 
 /* Integers and whole microseconds (durations, timestamps) without printf;

@@ -107,14 +107,20 @@ void sb_printf(strbuf_t *sb, const char *fmt, ...) {
         va_end(ap);
 }
 
-void sb_put_u64(strbuf_t *sb, uint64_t v) {
+size_t format_u64(char out[20], uint64_t v) {
         char tmp[20];
         size_t i = sizeof tmp;
         do {
                 tmp[--i] = (char) ('0' + v % 10);
                 v /= 10;
         } while (v > 0);
-        sb_append(sb, tmp + i, sizeof tmp - i);
+        memcpy(out, tmp + i, sizeof tmp - i);
+        return sizeof tmp - i;
+}
+
+void sb_put_u64(strbuf_t *sb, uint64_t v) {
+        char digits[20];
+        sb_append(sb, digits, format_u64(digits, v));
 }
 
 void sb_put_double(strbuf_t *sb, double v) {
