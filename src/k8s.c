@@ -91,6 +91,7 @@ struct k8s_watch {
         loop_timer_t *timer;         /* starts the next request */
         unsigned failures;           /* consecutive; sets the backoff */
         uint64_t errors, relists;
+        uint64_t retry_delay_usec;   /* the last backoff delay chosen */
         char *last_error;
         int last_errno;
 
@@ -307,14 +308,16 @@ int k8s_config_load(const char *path, k8s_config_t *ret, config_errors_t *errs) 
         k8s_config_t cfg = { 0 };
         size_t n_errs = errs->n + errs->n_dropped;
         int r = read_small_file(path, K8S_MAX_CONFIG_BYTES, &text, &len, NULL);
-        if (r == -E2BIG) {
-                config_errors_add(errs, "%s: larger than %u bytes", path, (unsigned) K8S_MAX_CONFIG_BYTES);
+        if (r == -E2BIG || (r < 0 && r != -ENOMEM)) {
+                if (r == -E2BIG)
+                        config_errors_add(errs, "%s: larger than %u bytes", path, (unsigned) K8S_MAX_CONFIG_BYTES);
+                else
+                        config_errors_add(errs, "%s: %s", path, strerror(-r));
+                r = 0;  /* -EINVAL below, with the message */
                 goto done;
         }
-        if (r < 0) {
-                config_errors_add(errs, "%s: %s", path, strerror(-r));
+        if (r < 0)
                 goto done;
-        }
         json_tokener *tok = json_tokener_new();
         if (!tok) {
                 r = -ENOMEM;
@@ -565,7 +568,8 @@ static void fail(k8s_watch_t *w, int err, const char *fmt, ...) {
                 w->want_list = true;
         }
         clear_request_state(w);
-        schedule(w, backoff_usec(w, w->failures));
+        w->retry_delay_usec = backoff_usec(w, w->failures);
+        schedule(w, w->retry_delay_usec);
 }
 
 /* Calls the consumer; -ECANCELED when it released the watch meanwhile. */
@@ -689,12 +693,19 @@ static int apply_object(k8s_watch_t *w, const char *type, struct json_object *ob
                 return r == -ENOMEM ? r : -EPROTO;
         struct json_object *prev = jget(w->objects, key);
         const char *rv = k8s_object_resource_version(obj);
-        if (rv) {
-                char *nrv = strdup(rv);
-                if (!nrv) {
-                        free(key);
-                        return -ENOMEM;
-                }
+        char *nrv = NULL;
+        if (rv && !(nrv = strdup(rv))) {
+                free(key);
+                return -ENOMEM;
+        }
+        if (!prev && strcmp(type, "DELETED") != 0 &&
+            (size_t) json_object_object_length(w->objects) >= w->opts.max_objects) {
+                /* Not applied, and the resume point stays before it. */
+                free(nrv);
+                free(key);
+                return -E2BIG;
+        }
+        if (nrv) {
                 free(w->rv);
                 w->rv = nrv;
         }
@@ -703,9 +714,7 @@ static int apply_object(k8s_watch_t *w, const char *type, struct json_object *ob
                         json_object_object_del(w->objects, key);
                         r = emit(w, K8S_EVENT_DELETED, obj);
                 }
-        } else if (!prev && (size_t) json_object_object_length(w->objects) >= w->opts.max_objects)
-                r = -E2BIG;
-        else if (json_object_object_add(w->objects, key, json_object_get(obj)) < 0) {
+        } else if (json_object_object_add(w->objects, key, json_object_get(obj)) < 0) {
                 json_object_put(obj);
                 r = -ENOMEM;
         } else
@@ -765,8 +774,12 @@ static int handle_event_line(k8s_watch_t *w, const char *data, size_t len) {
                 w->got_event = true;
                 w->failures = 0;
                 r = apply_object(w, type, obj);
-                if (r == -E2BIG)
+                if (r == -E2BIG) {
+                        /* Resuming would replay the same event: list again
+                         * instead, which succeeds once the collection shrank. */
                         abort_with(w, r, "watch %s: more than %zu objects", w->path, w->opts.max_objects);
+                        w->want_list = true;
+                }
                 else if (r == -EPROTO)
                         abort_with(w, r, "watch %s: %s event for an object without metadata.name", w->path, type);
                 else if (r == -ENOMEM)
@@ -1083,6 +1096,8 @@ static void on_resolved(int status, const struct sockaddr_storage *addrs, size_t
         k8s_watch_t *w = userdata;
         k8s_client_t *c = w->client;
         w->resolve = NULL;
+        if (w->released)
+                return;
         if (status < 0) {
                 fail(w, status, "%s %s: resolving %s: %s", request_name(w), w->path, c->host, strerror(-status));
                 return;
@@ -1287,6 +1302,10 @@ bool k8s_watch_synced(const k8s_watch_t *w) {
 
 uint64_t k8s_watch_errors(const k8s_watch_t *w) {
         return w->errors;
+}
+
+uint64_t k8s_watch_retry_delay_usec(const k8s_watch_t *w) {
+        return w->retry_delay_usec;
 }
 
 uint64_t k8s_watch_relists(const k8s_watch_t *w) {

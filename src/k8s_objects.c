@@ -559,7 +559,8 @@ static int canonical(struct json_object *o, strbuf_t *sb, unsigned depth) {
                         if (k < n)
                                 keys[k++] = key;
                 }
-                qsort(keys, k, sizeof *keys, key_cmp);
+                if (k > 1)
+                        qsort(keys, k, sizeof *keys, key_cmp);
                 sb_putc(sb, '{');
                 for (size_t i = 0; i < k; i++) {
                         if (i)
