@@ -18,6 +18,7 @@ typedef struct agent_options {
         const char *identity;        /* --identity, or NULL */
         const char *listen;          /* --listen, or NULL */
         const char *web_config;      /* --web-config: TLS and basic auth of the HTTP server, or NULL */
+        const char *kubeconfig;      /* --kubeconfig: API server, CA and token files; NULL = in-cluster */
         bool once;                   /* one round of every row, no HTTP server, then stop */
 } agent_options_t;
 

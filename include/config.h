@@ -58,9 +58,11 @@ void config_errors_add(config_errors_t *errs, const char *fmt, ...) __attribute_
 char *config_errors_join(const config_errors_t *errs);
 
 typedef struct net_spec {
-        char *host;        /* name or literal IPv4/IPv6 address (no brackets) */
-        uint16_t port;
-        bool each_address; /* probe every address the name resolves to */
+        char *host;        /* name or literal IPv4/IPv6 address (no brackets); NULL with `service` */
+        char *service;     /* "NS/NAME": every ready endpoint of that Service; NULL with `host` */
+        uint16_t port;     /* 0 when `port_name` names the Service's port */
+        char *port_name;   /* a port name of the Service's EndpointSlices, or NULL */
+        bool each_address; /* probe every address the name resolves to (always, for a service) */
 } net_spec_t;
 
 typedef struct http_spec {
@@ -82,7 +84,7 @@ typedef struct dns_spec {
         char *name;
         char *type;                /* "A", "AAAA", "SRV", "CNAME", "TXT", "PTR", "MX", "NS", "SOA" */
         char *servers_mode;        /* "resolv.conf", "list" or "kubernetes" */
-        char **servers;            /* for "list": "ip[:port]" strings; for "kubernetes": "NS/NAME" */
+        char **servers;            /* for "list": "ip[:port]" strings; for "kubernetes": one "NS/NAME" */
         size_t n_servers;
         char *expect_rcode;        /* NULL = NOERROR */
         char **expect_addresses;
@@ -126,6 +128,7 @@ typedef struct config {
         double *buckets;            /* probe duration histogram upper bounds, seconds, ascending */
         size_t n_buckets;
         bool per_row_histograms;    /* netcanary_probe_duration_seconds per row */
+        bool kubernetes_audit;      /* "kubernetes": {"audit": true}: the NetworkPolicy audit */
         uint64_t content_hash;      /* FNV-1a of the source text, to skip no-op reloads */
 } config_t;
 
@@ -159,6 +162,10 @@ int config_identities(const config_t *cfg, const char ***ret);
 int duration_parse(const char *s, uint64_t *ret_usec);
 /* Formats microseconds as the shortest duration string ("1.5s", "250ms"). */
 void duration_format(uint64_t usec, char *buf, size_t size);
+
+/* Whether the config needs the Kubernetes API: Service targets, DNS servers
+ * from a Service, or the audit. */
+bool config_needs_kubernetes(const config_t *cfg);
 
 /* Kubernetes-style name: 1..253 of [A-Za-z0-9._-]. */
 bool config_name_valid(const char *s);

@@ -45,6 +45,8 @@ int metric_family_set_buckets(metric_family_t *f, const double *buckets, size_t 
 /* Finds an existing series (marking it used in the current generation);
  * -ENOENT when there is none. */
 int metric_family_find(metric_family_t *f, const char *const *label_values, metric_t **ret);
+/* Removes every series of the family (handles become invalid). */
+void metric_family_clear(metric_family_t *f);
 /* Removes one series; the handle becomes invalid. */
 void metric_remove(metric_t *s);
 size_t metric_family_series_count(const metric_family_t *f);

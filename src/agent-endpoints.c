@@ -16,9 +16,11 @@ bool agent_ready(const agent_t *a, size_t *ret_waiting) {
         for (size_t i = 0; i < a->n_rows; i++)
                 if (a->rows[i]->supported && a->rows[i]->rounds == 0)
                         waiting++;
+        size_t watches;
+        bool synced = agent_k8s_synced(a, &watches);
         if (ret_waiting)
-                *ret_waiting = waiting;
-        return a->cfg && waiting == 0;
+                *ret_waiting = waiting + watches;
+        return a->cfg && waiting == 0 && synced;
 }
 
 static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
@@ -41,8 +43,10 @@ static void handle_readyz(const httpd_request_t *req, httpd_response_t *resp, vo
                 return;
         }
         resp->status = 503;
-        sb_printf(&resp->body, "not ready: %zu of %zu rows have not finished their first round\n", waiting,
-                  a->n_rows);
+        size_t watches = 0;
+        (void) agent_k8s_synced(a, &watches);
+        sb_printf(&resp->body, "not ready: %zu of %zu rows have not finished their first round, %zu Kubernetes "
+                  "watches not synced\n", waiting - watches, a->n_rows, watches);
 }
 
 static void handle_matrix(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {

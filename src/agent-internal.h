@@ -20,6 +20,8 @@
 #include "results.h"
 #include "sched.h"
 #include "webconfig.h"
+#include "k8s.h"
+#include "curlloop.h"
 
 #define RELOAD_DEBOUNCE_USEC (200 * USEC_PER_MSEC)
 #define EVIDENCE_GC_USEC (60 * USEC_PER_SEC)
@@ -104,6 +106,9 @@ struct row_state {
         struct sockaddr_storage *dns_expect;
         metric_t *m_search_queries;
 
+        /* service targets and "kubernetes:" DNS servers */
+        k8s_watch_t *service_watch;    /* the Service's EndpointSlices (owned by the agent) */
+
         /* http rows */
         http_request_t *http_req;
         uint64_t resolve_start;        /* mono µs the round's name lookup began */
@@ -135,6 +140,14 @@ struct agent {
         char *identity;
         char *listen;                  /* what httpd is bound to */
         char *web_config_path;         /* --web-config, or NULL */
+        char *kubeconfig_path;         /* --kubeconfig, or NULL (in-cluster) */
+        curl_loop_t *k8s_curl;         /* the Kubernetes client's transfers */
+        k8s_client_t *k8s;             /* NULL until a config needs the API */
+        struct k8s_service_watch *k8s_services; /* one EndpointSlice watch per Service referenced */
+        size_t n_k8s_services;
+        k8s_watch_t *k8s_namespaces;   /* the audit's watches, or NULL */
+        k8s_watch_t *k8s_policies;
+        metric_family_t *f_k8s_errors, *f_default_deny, *f_policy_info;
         struct stat config_stat;       /* of the config file at its last (re)load; st_ino 0 = unknown */
         webconfig_t *webconfig;        /* what httpd runs with */
         uint16_t responder_port;       /* what the responder is bound to; 0 = none */
@@ -176,6 +189,32 @@ void row_state_free(row_state_t *rs);
 void row_round_start(row_state_t *rs);
 /* Cancels the round in progress; its callbacks will not run. */
 void row_round_abandon(row_state_t *rs);
+
+/* Replaces a dns row's servers; see agent.c. */
+int row_set_dns_servers(row_state_t *rs, const struct sockaddr_storage *addrs, size_t n, bool metrics);
+
+/* agent-k8s.c: the Kubernetes API behind Service targets, "kubernetes:" DNS
+ * servers and the NetworkPolicy audit. */
+typedef struct k8s_service_watch {
+        char *ref;                     /* "NS/NAME" */
+        k8s_watch_t *watch;
+} k8s_service_watch_t;
+
+int agent_k8s_register_families(agent_t *a);
+/* Makes sure the client and every watch `cfg` needs exist (before the plan
+ * is swapped in; errors go to `errs`, nothing changes on failure). */
+int agent_k8s_prepare(agent_t *a, const config_t *cfg, config_errors_t *errs);
+/* The EndpointSlice watch behind a target, or NULL (not a Service target). */
+k8s_watch_t *agent_k8s_service_watch(agent_t *a, const target_t *t);
+/* After the swap: stops the watches the running config no longer needs. */
+void agent_k8s_prune(agent_t *a);
+/* Every watch the config needs has synced; *ret_waiting counts the others. */
+bool agent_k8s_synced(const agent_t *a, size_t *ret_waiting);
+/* The ready endpoints of a row's Service (port by name or number, with the
+ * row's protocol), at most CONFIG_MAX_ADDRESSES. 0 with *ret_n 0 when none;
+ * -EAGAIN before the first sync. */
+int agent_k8s_endpoints(row_state_t *rs, struct sockaddr_storage *ret, size_t *ret_n);
+void agent_k8s_free(agent_t *a);
 
 /* agent-endpoints.c */
 void agent_install_routes(agent_t *a, httpd_t *h);

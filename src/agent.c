@@ -91,6 +91,9 @@ static int register_families(agent_t *a, const config_t *cfg) {
                "Phases of the row's last HTTP probe: resolve, connect, tls, processing (request sent to first "
                "byte), transfer.", METRIC_GAUGE, l_phase, ELEMENTSOF(l_phase), NULL, 0, true);
 
+        if ((r = agent_k8s_register_families(a)) < 0)
+                return r;
+
         FAMILY(&f, "netcanary_scheduler_lag_seconds", "How late probe rounds start against their slot.",
                METRIC_HISTOGRAM, NULL, 0, lag_buckets, ELEMENTSOF(lag_buckets), false);
         if ((r = metric_family_series(f, NULL, &a->m_lag)) < 0)
@@ -119,6 +122,39 @@ static int register_families(agent_t *a, const config_t *cfg) {
         metric_set(info, 1);
 #undef FAMILY
         return procmetrics_register(m);
+}
+
+/* The per-rcode counters a DNS server may have (rcode names and transport results). */
+static const char *const dns_response_labels[] = { "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP",
+                                                   "timeout", "connection_refused", "error" };
+
+/* Creates (or finds, across reloads: counters continue) one DNS server's series. */
+static int dns_server_bind_metrics(agent_t *a, row_state_t *rs, dns_server_t *srv) {
+        const dns_spec_t *spec = &rs->row->target->dns;
+        const char *labels[] = { srv->label, spec->name, spec->type };
+        int r = metric_family_series(a->f_dns_lookup, labels, &srv->m_lookup);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < ELEMENTSOF(dns_response_labels); k++) {
+                metric_t *c;
+                const char *rl[] = { srv->label, spec->name, spec->type, dns_response_labels[k] };
+                (void) metric_family_find(a->f_dns_responses, rl, &c);
+        }
+        return 0;
+}
+
+/* Drops a server's series (a CoreDNS replica that went away: the `server`
+ * label's cardinality follows the replica count). */
+static void dns_server_drop_metrics(agent_t *a, row_state_t *rs, dns_server_t *srv) {
+        const dns_spec_t *spec = &rs->row->target->dns;
+        metric_remove(srv->m_lookup);
+        srv->m_lookup = NULL;
+        for (size_t k = 0; k < ELEMENTSOF(dns_response_labels); k++) {
+                metric_t *c;
+                const char *rl[] = { srv->label, spec->name, spec->type, dns_response_labels[k] };
+                if (metric_family_find(a->f_dns_responses, rl, &c) == 0)
+                        metric_remove(c);
+        }
 }
 
 /* Creates (or finds, across reloads) the series of one row. */
@@ -156,20 +192,9 @@ static int row_bind_metrics(agent_t *a, row_state_t *rs) {
                 if ((r = metric_family_series(a->f_mismatches, labels, &rs->m_mismatch[mm])) < 0)
                         return r;
         }
-        for (size_t i = 0; i < rs->n_dns_servers; i++) {
-                dns_server_t *srv = &rs->dns_servers[i];
-                const char *labels[] = { srv->label, row->target->dns.name, row->target->dns.type };
-                if ((r = metric_family_series(a->f_dns_lookup, labels, &srv->m_lookup)) < 0)
+        for (size_t i = 0; i < rs->n_dns_servers; i++)
+                if ((r = dns_server_bind_metrics(a, rs, &rs->dns_servers[i])) < 0)
                         return r;
-                /* Existing per-rcode counters stay through the reload. */
-                static const char *const kept[] = { "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP",
-                                                    "timeout", "connection_refused", "error" };
-                for (size_t k = 0; k < ELEMENTSOF(kept); k++) {
-                        metric_t *c;
-                        const char *rl[] = { srv->label, row->target->dns.name, row->target->dns.type, kept[k] };
-                        (void) metric_family_find(a->f_dns_responses, rl, &c);
-                }
-        }
         memset(rs->m_http_phase, 0, sizeof rs->m_http_phase);
         for (http_phase_t ph = 0; row->target->proto == PROTO_HTTP && ph < _HTTP_PHASE_MAX; ph++) {
                 const char *labels[] = { a->identity, row->to, http_phase_name(ph) };
@@ -505,6 +530,30 @@ void row_round_start(row_state_t *rs) {
         agent_t *a = rs->agent;
         const row_t *row = rs->row;
         rs->round_deadline = mono_usec() + row->timeout_usec;
+        if (rs->service_watch) {
+                /* A Service's ready endpoints as of now: probe each (a dns row
+                 * measures each as a server; servers that changed are applied
+                 * here, between rounds). */
+                struct sockaddr_storage eps[CONFIG_MAX_ADDRESSES];
+                size_t n;
+                int r = agent_k8s_endpoints(rs, eps, &n);
+                if (r < 0 || n == 0) {
+                        /* Not synced yet, or no ready endpoint: nothing resolved. */
+                        row_round_single(rs, OUTCOME_DNS_ERROR, r < 0 ? -r : ENOENT);
+                        return;
+                }
+                if (row->target->proto == PROTO_DNS) {
+                        bool same = n == rs->n_dns_servers &&
+                                    memcmp(eps, rs->dns_addrs, n * sizeof *eps) == 0;
+                        if (!same && (r = row_set_dns_servers(rs, eps, n, !rs->adhoc)) < 0) {
+                                row_round_single(rs, OUTCOME_LOCAL_ERROR, -r);
+                                return;
+                        }
+                        row_round_probe(rs, rs->dns_addrs, rs->n_dns_servers);
+                } else
+                        row_round_probe(rs, eps, n);
+                return;
+        }
         if (row->target->proto == PROTO_DNS) {
                 if (rs->n_dns_servers == 0) {
                         row_round_single(rs, OUTCOME_LOCAL_ERROR, ENOENT); /* resolv.conf lists no server */
@@ -545,16 +594,23 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
 
 /* ---- the plan ---- */
 
+static void dns_servers_free(row_state_t *rs) {
+        for (size_t i = 0; i < rs->n_dns_servers; i++)
+                ares_loop_free(rs->dns_servers[i].channel);
+        free(rs->dns_servers);
+        free(rs->dns_addrs);
+        rs->dns_servers = NULL;
+        rs->dns_addrs = NULL;
+        rs->n_dns_servers = 0;
+}
+
 void row_state_free(row_state_t *rs) {
         if (!rs)
                 return;
         row_round_abandon(rs);
         sched_cancel(rs->job);
         loop_timer_free(rs->resolve_timer);
-        for (size_t i = 0; i < rs->n_dns_servers; i++)
-                ares_loop_free(rs->dns_servers[i].channel);
-        free(rs->dns_servers);
-        free(rs->dns_addrs);
+        dns_servers_free(rs);
         free(rs->dns_expect);
         http_request_free(rs->http_req);
         free(rs->last_http_detail);
@@ -572,31 +628,74 @@ static char *row_key(const row_t *row) {
 }
 
 /* Servers, channels and the query of a dns row. */
-static int row_setup_dns(agent_t *a, row_state_t *rs) {
-        const dns_spec_t *spec = &rs->row->target->dns;
-        size_t n = strcmp(spec->servers_mode, "list") == 0 ? spec->n_servers : a->resolv.n_servers;
+/* Replaces the row's DNS servers (each with its own channel). With
+ * `metrics`, series of servers that stay are kept, those of new servers made
+ * and those of gone servers dropped (Service endpoints changing between
+ * rounds); otherwise row_bind_metrics() binds them later. No round may be in
+ * progress. On failure the row has no servers. */
+int row_set_dns_servers(row_state_t *rs, const struct sockaddr_storage *addrs, size_t n, bool metrics) {
+        agent_t *a = rs->agent;
         if (n > CONFIG_MAX_ADDRESSES)
                 n = CONFIG_MAX_ADDRESSES;
-        rs->dns_servers = calloc(n ? n : 1, sizeof *rs->dns_servers);
-        rs->dns_addrs = calloc(n ? n : 1, sizeof *rs->dns_addrs);
-        rs->dns_expect = calloc(spec->n_expect_addresses ? spec->n_expect_addresses : 1, sizeof *rs->dns_expect);
-        if (!rs->dns_servers || !rs->dns_addrs || !rs->dns_expect)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                dns_server_t *srv = &rs->dns_servers[i];
-                socklen_t len;
-                if (strcmp(spec->servers_mode, "list") == 0) {
-                        if (sockaddr_parse_ip_port(spec->servers[i], 53, &srv->addr, &len) < 0)
-                                return -EINVAL; /* validated by the config parser */
-                } else
-                        srv->addr = a->resolv.servers[i];
-                rs->dns_addrs[i] = srv->addr;
+        dns_server_t *servers = calloc(n ? n : 1, sizeof *servers);
+        struct sockaddr_storage *copy = calloc(n ? n : 1, sizeof *copy);
+        int r = servers && copy ? 0 : -ENOMEM;
+        size_t made = 0;
+        for (; r == 0 && made < n; made++) {
+                dns_server_t *srv = &servers[made];
+                srv->addr = copy[made] = addrs[made];
                 sockaddr_format((struct sockaddr *) &srv->addr, srv->label, sizeof srv->label);
-                int r = dns_server_channel_new(a->loop, (struct sockaddr *) &srv->addr, rs->row->timeout_usec,
-                                               &srv->channel);
+                r = dns_server_channel_new(a->loop, (struct sockaddr *) &srv->addr, rs->row->timeout_usec,
+                                           &srv->channel);
+                if (r == 0 && metrics)
+                        r = dns_server_bind_metrics(a, rs, srv);
+                if (r < 0)
+                        break;
+        }
+        if (metrics)
+                for (size_t i = 0; i < rs->n_dns_servers; i++) {
+                        bool stays = false;
+                        for (size_t j = 0; j < made && !stays; j++)
+                                stays = strcmp(rs->dns_servers[i].label, servers[j].label) == 0;
+                        if (!stays)
+                                dns_server_drop_metrics(a, rs, &rs->dns_servers[i]);
+                }
+        dns_servers_free(rs);
+        if (r < 0) {
+                for (size_t i = 0; i < made && servers; i++)
+                        ares_loop_free(servers[i].channel);
+                free(servers);
+                free(copy);
+                return r;
+        }
+        rs->dns_servers = servers;
+        rs->dns_addrs = copy;
+        rs->n_dns_servers = n;
+        return 0;
+}
+
+static int row_setup_dns(agent_t *a, row_state_t *rs) {
+        const dns_spec_t *spec = &rs->row->target->dns;
+        rs->service_watch = agent_k8s_service_watch(a, rs->row->target);
+        rs->dns_expect = calloc(spec->n_expect_addresses ? spec->n_expect_addresses : 1, sizeof *rs->dns_expect);
+        if (!rs->dns_expect)
+                return -ENOMEM;
+        /* "kubernetes" servers come from the Service's endpoints, round by round. */
+        if (strcmp(spec->servers_mode, "list") == 0) {
+                struct sockaddr_storage addrs[CONFIG_MAX_ADDRESSES];
+                size_t n = spec->n_servers < CONFIG_MAX_ADDRESSES ? spec->n_servers : CONFIG_MAX_ADDRESSES;
+                for (size_t i = 0; i < n; i++) {
+                        socklen_t len;
+                        if (sockaddr_parse_ip_port(spec->servers[i], 53, &addrs[i], &len) < 0)
+                                return -EINVAL; /* validated by the config parser */
+                }
+                int r = row_set_dns_servers(rs, addrs, n, false);
                 if (r < 0)
                         return r;
-                rs->n_dns_servers++;
+        } else if (strcmp(spec->servers_mode, "resolv.conf") == 0) {
+                int r = row_set_dns_servers(rs, a->resolv.servers, a->resolv.n_servers, false);
+                if (r < 0)
+                        return r;
         }
         for (size_t i = 0; i < spec->n_expect_addresses; i++) {
                 socklen_t len;
@@ -654,7 +753,9 @@ int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
                                                             &len) == 0;
                 break;
         default:
-                rs->has_static_addr = sockaddr_from_literal(row->target->net.host, row->target->net.port,
+                rs->service_watch = agent_k8s_service_watch(a, row->target);
+                rs->has_static_addr = row->target->net.host &&
+                                      sockaddr_from_literal(row->target->net.host, row->target->net.port,
                                                             &rs->static_addr, &len) == 0;
         }
         *ret = rs;
@@ -836,6 +937,15 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
                 a->resolv = old_resolv;
                 return r;
         }
+        r = agent_k8s_prepare(a, cfg, errs);
+        if (r < 0) {
+                httpd_free(new_httpd);
+                responder_free(new_responder);
+                free(new_identity);
+                resolv_conf_done(&a->resolv);
+                a->resolv = old_resolv;
+                return r;
+        }
         row_state_t **rows;
         size_t n_rows;
         /* Results carry over only when the identity (the `from` label) stays. */
@@ -863,6 +973,7 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         a->identity = new_identity;
         config_t *old_cfg = a->cfg;
         a->cfg = cfg;
+        agent_k8s_prune(a);
         if (new_httpd) {
                 httpd_free(a->httpd);
                 a->httpd = new_httpd;
@@ -1080,6 +1191,7 @@ void agent_free(agent_t *a) {
                 return;
         adhoc_cancel_all(a, "shutting down");
         rows_free(a->rows, a->n_rows);
+        agent_k8s_free(a);
         loop_io_remove(a->inotify_io);
         if (a->inotify_fd >= 0)
                 close(a->inotify_fd);
@@ -1103,6 +1215,7 @@ void agent_free(agent_t *a) {
         free(a->last_reload_error);
         webconfig_free(a->webconfig);
         free(a->web_config_path);
+        free(a->kubeconfig_path);
         free(a);
 }
 
@@ -1119,7 +1232,8 @@ int agent_new(loop_t *loop, const agent_options_t *opts, config_t *cfg, agent_t 
         if ((opts->config_path && !(a->config_path = strdup(opts->config_path))) ||
             (opts->identity && !(a->cli_identity = strdup(opts->identity))) ||
             (opts->listen && !(a->cli_listen = strdup(opts->listen))) ||
-            (opts->web_config && !(a->web_config_path = strdup(opts->web_config))))
+            (opts->web_config && !(a->web_config_path = strdup(opts->web_config))) ||
+            (opts->kubeconfig && !(a->kubeconfig_path = strdup(opts->kubeconfig))))
                 goto fail;
         if (a->web_config_path && !a->once) {
                 config_errors_t werrs;

@@ -543,22 +543,62 @@ static void parse_metrics(parser_t *p, json_object *metrics) {
 
 /* ---- targets ---- */
 
+/* "NS/NAME" with two valid names. */
+static bool service_ref_valid(const char *ref) {
+        const char *slash = strchr(ref, '/');
+        if (!slash || slash == ref || strchr(slash + 1, '/'))
+                return false;
+        char ns[CONFIG_MAX_NAME_LEN + 1];
+        size_t n = (size_t) (slash - ref);
+        if (n > CONFIG_MAX_NAME_LEN)
+                return false;
+        memcpy(ns, ref, n);
+        ns[n] = '\0';
+        return config_name_valid(ns) && config_name_valid(slash + 1);
+}
+
 static void parse_net(parser_t *p, const char *path, json_object *o, net_spec_t *net) {
-        static const char *const keys[] = { "host", "port", "each_address", NULL };
+        static const char *const keys[] = { "host", "service", "port", "each_address", NULL };
         if (!want_type(p, path, o, json_type_object, "an object"))
                 return;
         check_keys(p, path, o, keys);
         char sub[PATH_MAX_LEN];
         path_key(sub, path, "host");
-        if (get_string(p, path, o, "host", true, &net->host) && net->host && !host_valid(net->host))
+        if (get_string(p, path, o, "host", false, &net->host) && net->host && !host_valid(net->host))
                 perr(p, sub, "invalid host \"%s\" (want a DNS name or an IP address)", net->host);
+        path_key(sub, path, "service");
+        if (get_string(p, path, o, "service", false, &net->service) && net->service &&
+            !service_ref_valid(net->service))
+                perr(p, sub, "invalid Service reference \"%s\" (want \"NAMESPACE/NAME\")", net->service);
+        if (!get(o, "host") && !get(o, "service")) {
+                path_key(sub, path, "host");
+                perr(p, sub, "required (or \"service\": \"NAMESPACE/NAME\" for a Kubernetes Service)");
+        } else if (get(o, "host") && get(o, "service"))
+                perr(p, path, "give \"host\" or \"service\", not both");
+        if (net->service)
+                net->each_address = true;
         path_key(sub, path, "port");
-        if (!get(o, "port"))
+        json_object *port = get(o, "port");
+        if (!port)
                 perr(p, sub, "required");
-        int64_t port = 0;
-        if (get_int(p, path, o, "port", 1, 65535, "port", &port))
-                net->port = (uint16_t) port;
+        else if (json_object_get_type(port) == json_type_string) {
+                /* A port name only means something for a Service. */
+                const char *name = json_object_get_string(port);
+                if (!get(o, "service"))
+                        perr(p, sub, "a port name (\"%s\") needs \"service\"; with \"host\" give a number", name);
+                else if (!config_name_valid(name) || strlen(name) > 63)
+                        perr(p, sub, "invalid port name \"%s\"", name);
+                else if (!(net->port_name = strdup(name)))
+                        p->oom = true;
+        } else {
+                int64_t num = 0;
+                if (get_int(p, path, o, "port", 1, 65535, "port", &num))
+                        net->port = (uint16_t) num;
+        }
         get_bool(p, path, o, "each_address", &net->each_address);
+        if (net->service && get(o, "each_address") && !net->each_address)
+                perr(p, path, "a \"service\" target probes every ready endpoint; \"each_address\": false is "
+                     "not possible");
 }
 
 static bool check_status(parser_t *p, const char *path, const char *s) {
@@ -753,8 +793,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                                 perr(p, sub, "invalid Service reference \"%s\" (want \"kubernetes:NAMESPACE/NAME\")",
                                      s);
                         else
-                                perr(p, sub, "\"%s\" needs the Kubernetes integration, which this build does not "
-                                     "have yet; use \"resolv.conf\" or a list of \"ip[:port]\"", s);
+                                d->servers = strv_push(p, d->servers, &d->n_servers, ref);
                         free(ns);
                 } else
                         perr(p, sub, "invalid servers \"%s\" (want \"resolv.conf\", \"kubernetes:NS/NAME\" or a "
@@ -1244,7 +1283,7 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
                 goto done;
         }
 
-        static const char *const keys[] = { "agent", "defaults", "targets", "matrix", "metrics", NULL };
+        static const char *const keys[] = { "agent", "defaults", "targets", "matrix", "metrics", "kubernetes", NULL };
         check_keys(&p, "", root, keys);
         json_object *v;
         if ((v = get(root, "agent")))
@@ -1259,6 +1298,11 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
         }
         if ((v = get(root, "metrics")))
                 parse_metrics(&p, v);
+        if ((v = get(root, "kubernetes")) && want_type(&p, "kubernetes", v, json_type_object, "an object")) {
+                static const char *const kkeys[] = { "audit", NULL };
+                check_keys(&p, "kubernetes", v, kkeys);
+                get_bool(&p, "kubernetes", v, "audit", &cfg->kubernetes_audit);
+        }
         if ((v = get(root, "targets")))
                 parse_targets(&p, v);
         else
@@ -1415,6 +1459,8 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
 static void target_free_fields(target_t *t) {
         free(t->name);
         free(t->net.host);
+        free(t->net.service);
+        free(t->net.port_name);
         free(t->http.url);
         free(t->http.method);
         strv_free(t->http.status, t->http.n_status);
@@ -1476,6 +1522,19 @@ int config_plan(const config_t *cfg, const char *identity, const row_t ***ret) {
         free(specific);
         *ret = plan;
         return (int) n;
+}
+
+bool config_needs_kubernetes(const config_t *cfg) {
+        if (cfg->kubernetes_audit)
+                return true;
+        for (size_t i = 0; i < cfg->n_targets; i++) {
+                const target_t *t = &cfg->targets[i];
+                if ((t->proto == PROTO_TCP || t->proto == PROTO_UDP) && t->net.service)
+                        return true;
+                if (t->proto == PROTO_DNS && t->dns.servers_mode && strcmp(t->dns.servers_mode, "kubernetes") == 0)
+                        return true;
+        }
+        return false;
 }
 
 int config_identities(const config_t *cfg, const char ***ret) {

@@ -42,6 +42,7 @@ typedef struct cli {
         const char *listen;
         const char *identity;
         const char *web_config;
+        const char *kubeconfig;
         report_format_t format;
         log_level_t log_level;
         log_format_t log_format;
@@ -52,6 +53,8 @@ static void print_help(FILE *f) {
               "  netcanary [run] [--config FILE] [--listen ADDR:PORT] [--identity NAME]\n"
               "                  [--log-level debug|info|warn|error] [--log-format logfmt|json]\n"
               "                  [--web-config FILE]   TLS and basic auth of the HTTP server\n"
+              "                  [--kubeconfig FILE]   Kubernetes API outside a cluster: {\"server\", \"ca_file\",\n"
+              "                                        \"token_file\"} (in a cluster: the service account)\n"
               "  netcanary check --config FILE     validate; print the expanded plan; exit 0, or 2 with errors\n"
               "  netcanary once  --config FILE [--identity NAME] [--format table|json|junit]\n"
               "                                    one round of this agent's rows; exit 0 all met,\n"
@@ -84,7 +87,7 @@ static int usage_error(const char *fmt, const char *arg) {
 
 /* Returns 0, 1 when the program should exit 0 at once (--help, --version), or -EINVAL. */
 static int parse_cli(int argc, char **argv, cli_t *cli) {
-        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_WEB_CONFIG };
+        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_WEB_CONFIG, OPT_KUBECONFIG };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "listen", required_argument, NULL, 'l' },
@@ -93,6 +96,7 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
                 { "web-config", required_argument, NULL, OPT_WEB_CONFIG },
+                { "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
@@ -137,6 +141,7 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                                 return usage_error("--log-format: want logfmt or json, got '%s'", optarg);
                         break;
                 case OPT_WEB_CONFIG: cli->web_config = optarg; break;
+                case OPT_KUBECONFIG: cli->kubeconfig = optarg; break;
                 case 'h': print_help(stdout); return 1;
                 case 'V': print_version(); return 1;
                 case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -204,9 +209,16 @@ static void describe_target(const target_t *t, char *buf, size_t size) {
         switch (t->proto) {
         case PROTO_TCP:
         case PROTO_UDP:
-                snprintf(buf, size, "%s %s%s%s:%u%s", proto_name(t->proto), strchr(t->net.host, ':') ? "[" : "",
-                         t->net.host, strchr(t->net.host, ':') ? "]" : "", t->net.port,
-                         t->net.each_address ? " (each address)" : "");
+                if (t->net.service && t->net.port_name)
+                        snprintf(buf, size, "%s service %s port %s (every ready endpoint)", proto_name(t->proto),
+                                 t->net.service, t->net.port_name);
+                else if (t->net.service)
+                        snprintf(buf, size, "%s service %s port %u (every ready endpoint)", proto_name(t->proto),
+                                 t->net.service, t->net.port);
+                else
+                        snprintf(buf, size, "%s %s%s%s:%u%s", proto_name(t->proto), strchr(t->net.host, ':') ? "[" : "",
+                                 t->net.host, strchr(t->net.host, ':') ? "]" : "", t->net.port,
+                                 t->net.each_address ? " (each address)" : "");
                 break;
         case PROTO_HTTP:
                 snprintf(buf, size, "http %s %s", t->http.method, t->http.url);
@@ -298,6 +310,7 @@ static int cmd_run(const cli_t *cli) {
                 .identity = cli->identity,
                 .listen = cli->listen,
                 .web_config = cli->web_config,
+                .kubeconfig = cli->kubeconfig,
                 .once = cli->command == CMD_ONCE,
         };
         agent_t *agent;

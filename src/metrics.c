@@ -312,6 +312,11 @@ void metric_remove(metric_t *s) {
         free(s);
 }
 
+void metric_family_clear(metric_family_t *f) {
+        while (f->first)
+                metric_remove(f->first);
+}
+
 size_t metric_family_series_count(const metric_family_t *f) {
         return f->n_series;
 }
@@ -384,8 +389,7 @@ int metric_family_set_buckets(metric_family_t *f, const double *buckets, size_t 
                         goto oom;
                 le[i] = sb_steal(&sb, NULL);
         }
-        while (f->first)
-                metric_remove(f->first);
+        metric_family_clear(f);
         for (size_t i = 0; i < f->n_buckets; i++)
                 free(f->bucket_le[i]);
         free(f->bucket_le);
