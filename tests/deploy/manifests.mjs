@@ -86,6 +86,7 @@ const builds = {
   "small-footprint": "overlays/small-footprint",
   monitoring: "monitoring",
   "extras/kubernetes-dns-servers": "extras/kubernetes-dns-servers",
+  "extras/policy-audit": "extras/policy-audit",
   "per-tenant/customer-small (small-footprint in a tenant)": "overlays/per-tenant/customer-small",
 };
 const rendered = {};
@@ -313,6 +314,18 @@ for (const name of ["small-footprint", "per-tenant/customer-small (small-footpri
     "extras/kubernetes-dns-servers: read-only EndpointSlices in kube-system, nothing else",
   );
   check(byKind(objs, "ClusterRole").length === 0 && byKind(objs, "ClusterRoleBinding").length === 0, "extras/kubernetes-dns-servers: no cluster-wide RBAC");
+}
+{
+  const objs = rendered["extras/policy-audit"] || [];
+  const role = byKind(objs, "ClusterRole")[0];
+  const rules = role?.rules || [];
+  const resources = rules.flatMap((r) => r.resources).sort();
+  check(
+    deepEqual(resources, ["namespaces", "networkpolicies"]) &&
+      rules.every((r) => r.verbs.every((v) => ["get", "list", "watch"].includes(v))),
+    "extras/policy-audit: read-only namespaces and networkpolicies, nothing else",
+  );
+  check(byKind(objs, "ClusterRoleBinding").length === 1, "extras/policy-audit: one ClusterRoleBinding");
 }
 
 finish();
