@@ -782,6 +782,10 @@ static void row_state_carry(row_state_t *rs, const row_state_t *o) {
                 memcpy(rs->last, o->last, o->n_last * sizeof *rs->last);
                 rs->n_last = o->n_last;
         }
+        /* DNS servers from a Service: keep them, so their series survive the
+         * reload's sweep (row_bind_metrics finds them) and counters continue. */
+        if (rs->service_watch && rs->row->target->proto == PROTO_DNS && o->n_dns_servers > 0)
+                (void) row_set_dns_servers(rs, o->dns_addrs, o->n_dns_servers, false);
 }
 
 /* Builds row states for `cfg`, carrying results over from `old` rows with the
