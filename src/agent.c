@@ -267,13 +267,16 @@ static void log_verdict_change(agent_t *a, row_state_t *rs, verdict_t old) {
         const row_t *row = rs->row;
         verdict_t v = rs->confirm.confirmed;
         mismatch_t mm = mismatch_of(row->expect, v);
+        /* The address that decided the verdict, with its own outcome. */
         char addr[80] = "";
+        const char *outcome = "";
         for (size_t i = 0; i < rs->n_last; i++)
-                if (rs->last[i].verdict == v && rs->last[i].addr.ss_family) {
-                        sockaddr_format((struct sockaddr *) &rs->last[i].addr, addr, sizeof addr);
+                if (rs->last[i].verdict == v || i + 1 == rs->n_last) {
+                        if (rs->last[i].addr.ss_family)
+                                sockaddr_format((struct sockaddr *) &rs->last[i].addr, addr, sizeof addr);
+                        outcome = outcome_name(rs->last[i].outcome);
                         break;
                 }
-        const char *outcome = rs->n_last > 0 ? outcome_name(rs->last[0].outcome) : "";
         log_event(mm == MISMATCH_UNEXPECTED_ALLOW ? LOG_ERROR : mm != MISMATCH_NONE ? LOG_WARN : LOG_INFO,
                   "verdict changed", "from", a->identity, "to", row->to, "protocol", proto_name(row->target->proto),
                   "expect", expect_name(row->expect), "verdict", verdict_name(v), "previous", verdict_name(old),
