@@ -141,11 +141,15 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
 int config_load_file(const char *path, config_t **ret, config_errors_t *errs);
 /* The embedded default config: responder self-check on loopback (TCP and UDP,
  * IPv4 and IPv6), DNS latency of every resolv.conf nameserver (the root NS
- * set; kubernetes.default.svc.cluster.local A in a cluster) and, when
+ * set; kubernetes.default.svc.cluster.local A in a cluster), an HTTP
+ * self-check of its own /healthz (on 9890; see config_default_set_listen()) and, when
  * `kubernetes_host` is non-NULL, TCP to the API server Service at
  * kubernetes_host:kubernetes_port. */
 int config_default(const char *kubernetes_host, const char *kubernetes_port, config_t **ret,
                    config_errors_t *errs);
+/* Points the embedded default's HTTP self-check (target "self-http") at the
+ * address the daemon listens on ("--listen"; a wildcard means loopback). */
+int config_default_set_listen(config_t *cfg, const char *listen);
 void config_free(config_t *cfg);
 
 /* The rows this identity runs: a row whose `from` equals `identity` wins over a

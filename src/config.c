@@ -5,6 +5,7 @@
 #include <json.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1416,7 +1417,8 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
                   "    \"self-udp-ipv4\": { \"udp\": { \"host\": \"127.0.0.1\", \"port\": %u } },\n"
                   "    \"self-tcp-ipv6\": { \"tcp\": { \"host\": \"::1\", \"port\": %u } },\n"
                   "    \"self-udp-ipv6\": { \"udp\": { \"host\": \"::1\", \"port\": %u } },\n"
-                  "    \"resolv-conf-dns\": { \"dns\": { \"name\": \"%s\", \"type\": \"%s\", \"servers\": \"resolv.conf\" } }",
+                  "    \"resolv-conf-dns\": { \"dns\": { \"name\": \"%s\", \"type\": \"%s\", \"servers\": \"resolv.conf\" } },\n"
+                  "    \"self-http\": { \"http\": { \"url\": \"http://127.0.0.1:9890/healthz\", \"status\": [200] } }",
                   CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT,
                   CONFIG_DEFAULT_RESPONDER_PORT, CONFIG_DEFAULT_RESPONDER_PORT,
                   /* In a cluster, the name every pod depends on; elsewhere the root
@@ -1443,7 +1445,8 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
                 "    { \"from\": \"*\", \"to\": \"self-udp-ipv4\", \"expect\": \"allow\" },\n"
                 "    { \"from\": \"*\", \"to\": \"self-tcp-ipv6\", \"expect\": \"allow\" },\n"
                 "    { \"from\": \"*\", \"to\": \"self-udp-ipv6\", \"expect\": \"allow\" },\n"
-                "    { \"from\": \"*\", \"to\": \"resolv-conf-dns\", \"expect\": \"allow\" }");
+                "    { \"from\": \"*\", \"to\": \"resolv-conf-dns\", \"expect\": \"allow\" },\n"
+                "    { \"from\": \"*\", \"to\": \"self-http\", \"expect\": \"allow\" }");
         if (kube)
                 sb_puts(&sb, ",\n    { \"from\": \"*\", \"to\": \"kubernetes-api\", \"expect\": \"allow\" }");
         sb_puts(&sb, "\n  ]\n}\n");
@@ -1454,6 +1457,38 @@ int config_default(const char *kubernetes_host, const char *kubernetes_port, con
         int r = config_parse(sb.data, sb.len, "<embedded default>", ret, errs);
         sb_free(&sb);
         return r;
+}
+
+int config_default_set_listen(config_t *cfg, const char *listen) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (sockaddr_parse_listen(listen, &ss, &len) < 0)
+                return -EINVAL;
+        /* A wildcard address is reached on loopback; a specific one as is. */
+        if (ss.ss_family == AF_INET && ((struct sockaddr_in *) &ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+                ((struct sockaddr_in *) &ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *) &ss)->sin6_addr)) {
+                /* ":PORT" and "[::]:PORT" are dual-stack: IPv4 loopback answers. */
+                struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+                uint16_t port = ((struct sockaddr_in6 *) &ss)->sin6_port;
+                memset(&ss, 0, sizeof ss);
+                in->sin_family = AF_INET;
+                in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                in->sin_port = port;
+        }
+        char hostport[80];
+        sockaddr_format((struct sockaddr *) &ss, hostport, sizeof hostport);
+        for (size_t i = 0; i < cfg->n_targets; i++) {
+                target_t *t = &cfg->targets[i];
+                if (t->proto != PROTO_HTTP || strcmp(t->name, "self-http") != 0)
+                        continue;
+                char *url = NULL;
+                if (asprintf(&url, "http://%s/healthz", hostport) < 0)
+                        return -ENOMEM;
+                free(t->http.url);
+                t->http.url = url;
+        }
+        return 0;
 }
 
 static void target_free_fields(target_t *t) {

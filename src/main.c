@@ -62,7 +62,8 @@ static void print_help(FILE *f) {
               "  netcanary --version | --help\n"
               "\n"
               "Without --config, run uses the embedded default: a loopback self-check of the\n"
-              "responder (TCP and UDP, IPv4 and IPv6) and, in a cluster, TCP to the API server.\n"
+              "responder (TCP and UDP, IPv4 and IPv6) and of its own /healthz (HTTP), DNS latency\n"
+              "of every resolv.conf nameserver and, in a cluster, TCP to the API server.\n"
               "SIGHUP or a change of the config file reloads it; a bad config is refused and the\n"
               "running one kept. Metrics on http://ADDR:PORT/metrics (default 0.0.0.0:9890).\n",
               f);
@@ -195,6 +196,11 @@ static int load_config(const cli_t *cli, config_t **ret) {
                         ? config_load_file(cli->config_path, ret, &errs)
                         : config_default(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"), ret,
                                          &errs);
+        if (r >= 0 && !cli->config_path) {
+                r = config_default_set_listen(*ret, cli->listen ? cli->listen : CONFIG_DEFAULT_LISTEN);
+                if (r < 0)
+                        config_free(*ret);
+        }
         if (r < 0) {
                 print_errors(&errs);
                 if (errs.n == 0)
