@@ -97,12 +97,12 @@ test)
         meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
         # The same suites once more with AddressSanitizer and UBSan (not the
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
-        # exercise the binary differently).
+        # exercise the binary differently, and the soak, whose budgets are for release builds).
         build "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
-                --no-suite bench --no-suite memcheck --no-suite deploy "$@" || status=$?
+                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak "$@" || status=$?
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
