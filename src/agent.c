@@ -353,41 +353,43 @@ static void row_round_finish(row_state_t *rs) {
                 loop_quit(a->loop);
 }
 
-static void on_probe_done(const probe_result_t *result, void *userdata) {
-        probe_slot_t *slot = userdata;
+/* Stores one address's result of the round; the slot's probe is over. */
+static row_state_t *slot_record(probe_slot_t *slot, outcome_t outcome, uint64_t duration_usec, int error) {
         row_state_t *rs = slot->row;
         addr_result_t *res = &rs->round[slot->index];
         slot->probe = NULL;
+        slot->dns_probe = NULL;
+        slot->http_probe = NULL;
         rs->agent->probes_in_flight--;
-        res->outcome = result->outcome;
-        res->duration_usec = result->duration_usec;
-        res->error = result->error;
+        res->outcome = outcome;
+        res->duration_usec = duration_usec;
+        res->error = error;
+        return rs;
+}
+
+/* One address fewer to wait for; the last one finishes the round. */
+static void slot_done(row_state_t *rs) {
         if (--rs->round_pending == 0)
                 row_round_finish(rs);
 }
 
+static void on_probe_done(const probe_result_t *result, void *userdata) {
+        slot_done(slot_record(userdata, result->outcome, result->duration_usec, result->error));
+}
+
 static void on_http_probe_done(const http_probe_result_t *result, void *userdata) {
-        probe_slot_t *slot = userdata;
-        row_state_t *rs = slot->row;
+        row_state_t *rs = slot_record(userdata, result->outcome, result->duration_usec, result->error);
         agent_t *a = rs->agent;
-        addr_result_t *res = &rs->round[slot->index];
-        slot->http_probe = NULL;
-        a->probes_in_flight--;
-        res->outcome = result->outcome;
-        res->duration_usec = result->duration_usec;
-        res->error = result->error;
         if (rs->adhoc) {
                 rs->adhoc_state->http = *result;
-                if (--rs->round_pending == 0)
-                        row_round_finish(rs);
+                slot_done(rs);
                 return;
         }
         for (http_phase_t ph = 0; ph < _HTTP_PHASE_MAX; ph++)
                 if (rs->m_http_phase[ph])
                         metric_set(rs->m_http_phase[ph], (double) result->phase_usec[ph] / 1e6);
-        /* Say why an answer was not as required, once per change (TLS errors name the reason). */
         /* Connection-level outcomes speak for themselves; answers that were not
-         * as required (status, body, TLS) say why. */
+         * as required (status, body, TLS) say why, once per change of reason. */
         const char *detail = result->outcome == OUTCOME_BAD_RESPONSE || result->outcome == OUTCOME_LOCAL_ERROR
                                      ? result->detail
                                      : "";
@@ -399,8 +401,7 @@ static void on_http_probe_done(const http_probe_result_t *result, void *userdata
         }
         free(rs->last_http_detail);
         rs->last_http_detail = *detail ? strdup(detail) : NULL;
-        if (--rs->round_pending == 0)
-                row_round_finish(rs);
+        slot_done(rs);
 }
 
 /* Finishes the round with one result that has no address (the name did not
@@ -417,22 +418,15 @@ static void row_round_single(row_state_t *rs, outcome_t outcome, int error) {
 
 static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) {
         probe_slot_t *slot = userdata;
-        row_state_t *rs = slot->row;
+        dns_server_t *srv = &slot->row->dns_servers[slot->index];
+        row_state_t *rs = slot_record(slot, result->outcome, result->duration_usec, result->error);
         agent_t *a = rs->agent;
         const dns_spec_t *spec = &rs->row->target->dns;
-        dns_server_t *srv = &rs->dns_servers[slot->index];
-        addr_result_t *res = &rs->round[slot->index];
-        slot->dns_probe = NULL;
-        a->probes_in_flight--;
-        res->outcome = result->outcome;
-        res->duration_usec = result->duration_usec;
-        res->error = result->error;
         if (rs->adhoc) {
                 /* The slowest server is what a blackbox-style scrape reports. */
                 if (result->duration_usec >= rs->adhoc_state->dns.duration_usec)
                         rs->adhoc_state->dns = *result;
-                if (--rs->round_pending == 0)
-                        row_round_finish(rs);
+                slot_done(rs);
                 return;
         }
         for (size_t i = 0; i < result->n_queries; i++) {
@@ -448,8 +442,7 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
         if (result->outcome == OUTCOME_BAD_RESPONSE && log_enabled(LOG_DEBUG))
                 log_event(LOG_DEBUG, "dns answer not as expected", "to", rs->row->to, "server", srv->label, "detail",
                           result->detail, NULL);
-        if (--rs->round_pending == 0)
-                row_round_finish(rs);
+        slot_done(rs);
 }
 
 /* Starts one probe per address (for dns rows: per server, each through its
