@@ -1,5 +1,6 @@
 /* The agent's HTTP endpoints: /metrics, /healthz, /readyz, /api/v1/matrix,
- * /probe (one-off probes in blackbox_exporter's names) and the index. */
+ * /probe (one-off probes in blackbox_exporter's names); the status page's
+ * routes come from webui.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
