@@ -8,6 +8,7 @@
 
 #include "agent-internal.h"
 #include "build-config.h"
+#include "log.h"
 #include "webui.h"
 
 /* ---- HTTP endpoints ---- */
@@ -26,10 +27,16 @@ bool agent_ready(const agent_t *a, size_t *ret_waiting) {
 
 static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
         agent_t *a = userdata;
+        uint64_t start = mono_usec();
         metric_set(a->m_in_flight, a->probes_in_flight);
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        (void) sb_reserve(&resp->body, 64 * 1024);
         metrics_render(a->metrics, &resp->body);
+        if (log_enabled(LOG_DEBUG)) {
+                char usec[24], bytes[24];
+                snprintf(usec, sizeof usec, "%llu", (unsigned long long) (mono_usec() - start));
+                snprintf(bytes, sizeof bytes, "%zu", resp->body.len);
+                log_event(LOG_DEBUG, "metrics rendered", "usec", usec, "bytes", bytes, NULL);
+        }
 }
 
 static void handle_healthz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
