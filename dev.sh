@@ -18,7 +18,8 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
-               procps psmisc openssl nodejs chromium valgrind)
+               procps psmisc openssl nodejs chromium valgrind
+               prometheus-blackbox-exporter wrk util-linux)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

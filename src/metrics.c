@@ -457,6 +457,28 @@ static char *put_u64_raw(char *p, uint64_t v) {
 static char *put_value_raw(char *p, double v) {
         if (v >= 0 && v < 9007199254740992.0 && v == (double) (uint64_t) v)
                 return put_u64_raw(p, (uint64_t) v);
+        if (v > 0 && v < 9e9) {
+                /* Sums of microsecond durations drift off whole microseconds
+                 * by rounding; at nanosecond resolution they print exactly
+                 * enough, without printf. */
+                double scaled = v * 1e9;
+                uint64_t nsec = (uint64_t) (scaled + 0.5);
+                if (fabs(scaled - (double) nsec) < 1e-3) {
+                        p = put_u64_raw(p, nsec / 1000000000);
+                        char frac[9];
+                        uint64_t f = nsec % 1000000000;
+                        for (int k = 8; k >= 0; k--, f /= 10)
+                                frac[k] = (char) ('0' + f % 10);
+                        size_t n = 9;
+                        while (n > 0 && frac[n - 1] == '0')
+                                n--;
+                        if (n > 0) {
+                                *p++ = '.';
+                                p = put_raw(p, frac, n);
+                        }
+                        return p;
+                }
+        }
         if (v > 0 && v < 9e12) {
                 uint64_t usec = (uint64_t) (v * 1e6 + 0.5);
                 if ((double) usec / 1e6 == v) {
