@@ -322,6 +322,8 @@ static int cmd_run(const cli_t *cli) {
         agent_t *agent;
         int r = agent_new(loop, &opts, cfg, &agent);
         if (r < 0) {
+                /* agent_new() logs config problems itself; say something for the rest (out of memory, ...). */
+                fprintf(stderr, "error: cannot start: %s\n", strerror(-r));
                 loop_free(loop);
                 return EXIT_ERROR;
         }
