@@ -1101,6 +1101,7 @@ static void path_of_object_at(const char *text, size_t offset, char *out) {
                 } else if ((c == '{' || c == '[') && depth < ELEMENTSOF(frames)) {
                         frames[depth].object = c == '{';
                         frames[depth].index = 0;
+                        frames[depth].key_start = 0;
                         frames[depth].key_len = 0;
                         depth++;
                         expect_key = c == '{';

@@ -32,14 +32,16 @@ static void on_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
         int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                     (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
         int running;
-        curl_multi_socket_action(cl->multi, fd, flags, &running);
+        if (curl_multi_socket_action(cl->multi, fd, flags, &running) != CURLM_OK)
+                loop_timer_arm(cl->timer, mono_usec() + 10 * USEC_PER_MSEC);
         process_done(cl);
 }
 
 static void on_timer(loop_timer_t *t, void *userdata) {
         curl_loop_t *cl = userdata;
         int running;
-        curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+                loop_timer_arm(cl->timer, mono_usec() + 10 * USEC_PER_MSEC); /* e.g. out of memory: retry */
         process_done(cl);
 }
 

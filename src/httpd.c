@@ -307,6 +307,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return ret;
         }
 
+        /* First call for a request: only the headers are in. Queuing now would
+         * be an "early response", after which libmicrohttpd closes the
+         * connection (no keep-alive, every scrape a new TCP connection). */
+        if (!*con_cls) {
+                *con_cls = h;
+                sb_free(&resp.body);
+                return MHD_YES;
+        }
         /* A request body is never used: swallow it, answer once it is read. */
         if (*upload_data_size > 0) {
                 *upload_data_size = 0;
@@ -392,10 +400,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 static void update_timer(httpd_t *h) {
         MHD_UNSIGNED_LONG_LONG ms;
-        if (MHD_get_timeout(h->daemon, &ms) == MHD_YES)
-                loop_timer_arm(h->timer, mono_usec() + (uint64_t) ms * USEC_PER_MSEC);
-        else
-                loop_timer_disarm(h->timer);
+        /* At most 1 s without MHD_run(): after accept() failed with EMFILE,
+         * libmicrohttpd takes its listening socket out of its epoll set and
+         * puts it back only from inside MHD_run(), which nothing would call
+         * once its connections are gone. */
+        uint64_t wait = USEC_PER_SEC;
+        if (MHD_get_timeout(h->daemon, &ms) == MHD_YES && (uint64_t) ms * USEC_PER_MSEC < wait)
+                wait = (uint64_t) ms * USEC_PER_MSEC;
+        loop_timer_arm(h->timer, mono_usec() + wait);
 }
 
 static void on_mhd_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {

@@ -244,6 +244,7 @@ static int cmd_check(const cli_t *cli) {
         const char **ids = NULL;
         int n_ids = config_identities(cfg, &ids);
         if (n_ids < 0) {
+                fprintf(stderr, "error: %s\n", strerror(-n_ids));
                 config_free(cfg);
                 return EXIT_ERROR;
         }
@@ -260,8 +261,12 @@ static int cmd_check(const cli_t *cli) {
                         break;
                 const row_t **plan;
                 int n = config_plan(cfg, id, &plan);
-                if (n < 0)
-                        break;
+                if (n < 0) {
+                        fprintf(stderr, "error: %s\n", strerror(-n));
+                        free(ids);
+                        config_free(cfg);
+                        return EXIT_ERROR;
+                }
                 printf("\nidentity %s%s: %d rows\n", id,
                        strcmp(id, "*") == 0 ? " (any identity not named above)" : "", n);
                 for (int i = 0; i < n; i++) {
@@ -345,18 +350,22 @@ static int cmd_run(const cli_t *cli) {
         if (cli->command == CMD_ONCE && r >= 0) {
                 strbuf_t out;
                 sb_init(&out, 0);
+                int rr;
                 if (cli->format == FORMAT_JSON)
-                        agent_matrix_json(agent, &out);
+                        rr = agent_matrix_json(agent, &out);
                 else if (cli->format == FORMAT_JUNIT)
-                        agent_report_junit(agent, &out);
+                        rr = agent_report_junit(agent, &out);
                 else
-                        agent_report_table(agent, &out);
-                if (out.data)
-                        fwrite(out.data, 1, out.len, stdout);
-                sb_free(&out);
+                        rr = agent_report_table(agent, &out);
                 agent_summary_t sum;
                 agent_summary(agent, &sum);
                 code = sum.met == sum.rows ? EXIT_MET : EXIT_MISMATCH;
+                if (rr < 0 || out.oom) {
+                        fprintf(stderr, "error: cannot build the report: %s\n", strerror(rr < 0 ? -rr : ENOMEM));
+                        code = EXIT_ERROR;
+                } else if (out.data)
+                        fwrite(out.data, 1, out.len, stdout);
+                sb_free(&out);
         }
         agent_free(agent);
         loop_free(loop);

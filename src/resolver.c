@@ -315,6 +315,7 @@ int resolv_conf_read(resolv_conf_t *ret) {
         if (ares_init(&ch) != ARES_SUCCESS)
                 return -ENOMEM;
         if (ares_save_options(ch, &opts, &optmask) != ARES_SUCCESS) {
+                ares_destroy_options(&opts); /* what it saved before failing */
                 ares_destroy(ch);
                 return -ENOMEM;
         }

@@ -139,11 +139,13 @@ void probe_dns_cancel(dns_probe_t *p) {
         if (!p)
                 return;
         if (p->in_flight) {
+                ares_loop_t *channel = p->channel;
                 p->cancelling = true;
                 p->cb = NULL;
-                /* The callback runs now with ARES_ECANCELLED and frees the probe. */
-                ares_cancel(ares_loop_channel(p->channel));
-                ares_loop_update(p->channel);
+                /* The callback runs now with ARES_ECANCELLED and frees the probe:
+                 * p must not be touched after ares_cancel(). */
+                ares_cancel(ares_loop_channel(channel));
+                ares_loop_update(channel);
                 return;
         }
         probe_free(p);

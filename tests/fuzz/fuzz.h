@@ -1,0 +1,24 @@
+/* The libFuzzer entry points every fuzz target defines, and what the plain
+ * driver (standalone-main.c) calls when the targets are built without
+ * -fsanitize=fuzzer (gcc, or ordinary CI runs of the corpora). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional: called once before the first input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* A failed invariant: print where and abort, so libFuzzer records a crash
+ * (assert() would vanish in a -Db_ndebug=true build). */
+#define FUZZ_CHECK(cond)                                                                                    \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond);  \
+                        abort();                                                                            \
+                }                                                                                           \
+        } while (0)
