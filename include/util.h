@@ -44,6 +44,8 @@ void sb_put_u64(strbuf_t *sb, uint64_t v);
 void sb_put_double(strbuf_t *sb, double v);
 /* Appends `s` as a quoted JSON string (control characters escaped). */
 void sb_put_json_string(strbuf_t *sb, const char *s);
+/* The same for `len` bytes that may hold NULs (escaped as \u0000). */
+void sb_put_json_string_len(strbuf_t *sb, const char *s, size_t len);
 /* Hands the data to the caller (who frees it) and leaves the buffer empty. */
 char *sb_steal(strbuf_t *sb, size_t *ret_len);
 

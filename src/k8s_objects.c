@@ -476,32 +476,6 @@ done:
 
 /* ---- canonical JSON and hashes ---- */
 
-static void put_json_string(strbuf_t *sb, const char *s, size_t len) {
-        static const char hex[] = "0123456789abcdef";
-        sb_putc(sb, '"');
-        size_t run = 0;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) s[i];
-                if (c >= 0x20 && c != '"' && c != '\\')
-                        continue;
-                sb_append(sb, s + run, i - run);
-                run = i + 1;
-                switch (c) {
-                case '"': sb_puts(sb, "\\\""); break;
-                case '\\': sb_puts(sb, "\\\\"); break;
-                case '\n': sb_puts(sb, "\\n"); break;
-                case '\r': sb_puts(sb, "\\r"); break;
-                case '\t': sb_puts(sb, "\\t"); break;
-                default: {
-                        char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                        sb_append(sb, u, sizeof u);
-                }
-                }
-        }
-        sb_append(sb, s + run, len - run);
-        sb_putc(sb, '"');
-}
-
 static int key_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
@@ -533,7 +507,7 @@ static int canonical(struct json_object *o, strbuf_t *sb, unsigned depth) {
                 break;
         }
         case json_type_string:
-                put_json_string(sb, json_object_get_string(o), (size_t) json_object_get_string_len(o));
+                sb_put_json_string_len(sb, json_object_get_string(o), (size_t) json_object_get_string_len(o));
                 break;
         case json_type_array: {
                 size_t n = json_object_array_length(o);
@@ -565,7 +539,7 @@ static int canonical(struct json_object *o, strbuf_t *sb, unsigned depth) {
                 for (size_t i = 0; i < k; i++) {
                         if (i)
                                 sb_putc(sb, ',');
-                        put_json_string(sb, keys[i], strlen(keys[i]));
+                        sb_put_json_string_len(sb, keys[i], strlen(keys[i]));
                         sb_putc(sb, ':');
                         int r = canonical(get(o, keys[i]), sb, depth + 1);
                         if (r < 0) {

@@ -145,26 +145,34 @@ void sb_put_double(strbuf_t *sb, double v) {
         sb_puts(sb, tmp);
 }
 
-void sb_put_json_string(strbuf_t *sb, const char *v) {
+void sb_put_json_string_len(strbuf_t *sb, const char *s, size_t len) {
+        static const char hex[] = "0123456789abcdef";
         sb_putc(sb, '"');
-        const char *run = v;
-        for (const char *p = v; *p; p++) {
-                unsigned char c = (unsigned char) *p;
+        size_t run = 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) s[i];
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
-                sb_append(sb, run, (size_t) (p - run));
-                run = p + 1;
+                sb_append(sb, s + run, i - run);
+                run = i + 1;
                 switch (c) {
                 case '"': sb_puts(sb, "\\\""); break;
                 case '\\': sb_puts(sb, "\\\\"); break;
                 case '\n': sb_puts(sb, "\\n"); break;
                 case '\r': sb_puts(sb, "\\r"); break;
                 case '\t': sb_puts(sb, "\\t"); break;
-                default: sb_printf(sb, "\\u%04x", c);
+                default: {
+                        char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                        sb_append(sb, u, sizeof u);
+                }
                 }
         }
-        sb_puts(sb, run);
+        sb_append(sb, s + run, len - run);
         sb_putc(sb, '"');
+}
+
+void sb_put_json_string(strbuf_t *sb, const char *v) {
+        sb_put_json_string_len(sb, v, strlen(v));
 }
 
 char *sb_steal(strbuf_t *sb, size_t *ret_len) {
