@@ -43,6 +43,7 @@ JSON
 
 nc_start d "$CFG"
 wait_healthy "$HTTP" "$PID_d"
+expect_unprivileged "$PID_d"
 
 check "/readyz becomes 200 after the first round" wait_ready "$HTTP"
 
