@@ -23,6 +23,7 @@ NC_TMP=""
 NC_BASE=0
 NC_PIDS=()      # daemons we started
 NC_HELPERS=()   # helper servers (python3) we started
+NC_AS=()        # prefix that runs daemons as uid 65534 (NC_AS_NOBODY=1, set in nc_init)
 NC_NETNS=()     # network namespaces we created
 PY=/usr/bin/python3
 NC_CURL=(curl -sS --max-time 5 --noproxy '*')
@@ -54,8 +55,18 @@ nc_init() {
                 command -v "$t" >/dev/null 2>&1 || fatal "required tool '$t' not found (apt-get install $t)"
         done
         NC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nctest-$(basename "$0" .sh)-$$-XXXXXX") || fatal "mktemp failed"
-        # Daemons run as nobody (NC_AS_NOBODY=1, see nc_start): they must read our configs.
-        [[ ${NC_AS_NOBODY:-} == 1 && $EUID == 0 ]] && chmod 755 "$NC_TMP"
+        # Daemons run as nobody (NC_AS_NOBODY=1, see nc_start): they must read our
+        # configs and reach the binary (a checkout under /root is not reachable).
+        NC_AS=()
+        if [[ ${NC_AS_NOBODY:-} == 1 && $EUID == 0 ]] && command -v setpriv >/dev/null 2>&1; then
+                chmod 755 "$NC_TMP"
+                local drop=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --)
+                if "${drop[@]}" test -x "$NETCANARY"; then
+                        NC_AS=("${drop[@]}")
+                else
+                        log "note: uid 65534 cannot reach $NETCANARY; daemons run as root here"
+                fi
+        fi
         trap nc_cleanup EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
@@ -155,12 +166,8 @@ nc_start() {
         local name=$1 cfg=$2
         shift 2
         # NC_AS_NOBODY=1 (the integration suite): as root, run the daemon as uid
-        # 65534 with every capability dropped, which it must not need.
-        local as=()
-        if [[ ${NC_AS_NOBODY:-} == 1 && $EUID == 0 ]] && command -v setpriv >/dev/null 2>&1; then
-                as=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --)
-        fi
-        "${as[@]}" "$NETCANARY" run --config "$cfg" --log-level debug "$@" >"$NC_TMP/$name.log" 2>&1 &
+        # 65534 with every capability dropped, which it must not need (NC_AS, nc_init).
+        "${NC_AS[@]}" "$NETCANARY" run --config "$cfg" --log-level debug "$@" >"$NC_TMP/$name.log" 2>&1 &
         local pid=$!
         NC_PIDS+=("$pid")
         printf -v "PID_$name" '%s' "$pid"
@@ -170,7 +177,7 @@ nc_start() {
 # expect_unprivileged PID: with NC_AS_NOBODY=1 as root, the daemon runs as
 # uid 65534 with no effective capability (it needs none).
 expect_unprivileged() {
-        [[ ${NC_AS_NOBODY:-} == 1 && $EUID == 0 ]] || return 0
+        [[ ${#NC_AS[@]} -gt 0 ]] || return 0
         expect_eq "daemon pid $1 runs as uid 65534" "$(awk '/^Uid:/ {print $2}' "/proc/$1/status")" 65534
         expect_eq "daemon pid $1 has no effective capability" "$(awk '/^CapEff:/ {print $2}' "/proc/$1/status")" \
                 0000000000000000

@@ -49,6 +49,11 @@ JSON
 run_as=()
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         run_as=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --)
+        # A checkout under /root is not reachable by uid 65534: then run as root.
+        if ! "${run_as[@]}" test -x "$NETCANARY"; then
+                echo "note: uid 65534 cannot reach $NETCANARY; the daemon runs as root here"
+                run_as=()
+        fi
 fi
 "${run_as[@]}" "$NETCANARY" run --config config.json --web-config web.json > d.log 2>&1 &
 pid=$!
