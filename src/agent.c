@@ -928,38 +928,23 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         }
         resolv_conf_t old_resolv = a->resolv;
         a->resolv = resolv;
-        httpd_t *new_httpd;
-        responder_t *new_responder;
+        httpd_t *new_httpd = NULL;
+        responder_t *new_responder = NULL;
+        row_state_t **rows = NULL;
+        size_t n_rows = 0;
         int r = rebind(a, cfg, &new_httpd, &new_responder, errs);
-        if (r < 0) {
-                free(new_identity);
-                resolv_conf_done(&a->resolv);
-                a->resolv = old_resolv;
-                return r;
-        }
+        if (r < 0)
+                goto undo;
         r = agent_k8s_prepare(a, cfg, errs);
-        if (r < 0) {
-                httpd_free(new_httpd);
-                responder_free(new_responder);
-                free(new_identity);
-                resolv_conf_done(&a->resolv);
-                a->resolv = old_resolv;
-                return r;
-        }
-        row_state_t **rows;
-        size_t n_rows;
+        if (r < 0)
+                goto undo;
         /* Results carry over only when the identity (the `from` label) stays. */
         bool same_identity = a->identity && strcmp(a->identity, new_identity) == 0;
         r = plan_build(a, cfg, new_identity, &rows, &n_rows, same_identity ? a->rows : NULL,
                        same_identity ? a->n_rows : 0);
         if (r < 0) {
-                httpd_free(new_httpd);
-                responder_free(new_responder);
-                free(new_identity);
-                resolv_conf_done(&a->resolv);
-                a->resolv = old_resolv;
                 config_errors_add(errs, "cannot build the plan: %s", strerror(-r));
-                return r;
+                goto undo;
         }
 
         /* Point of no return: swap everything in. Old rows point into the old
@@ -1002,6 +987,14 @@ static int apply_config(agent_t *a, config_t *cfg, config_errors_t *errs) {
         if (r < 0)
                 log_event(LOG_ERROR, "cannot schedule every row", "error", strerror(-r), NULL);
         return 0;
+undo:
+        /* Nothing was swapped in: the running state stays as it was. */
+        httpd_free(new_httpd);
+        responder_free(new_responder);
+        free(new_identity);
+        resolv_conf_done(&a->resolv);
+        a->resolv = old_resolv;
+        return r;
 }
 
 /* Applies a changed web config: the server restarts on the same address with
