@@ -57,6 +57,7 @@ typedef struct dns_server {
         char label[64];                /* "10.96.0.10:53": the `server` label */
         ares_loop_t *channel;
         metric_t *m_lookup;
+        metric_t *m_responses[9];      /* by dns_response_labels[] index (agent.c), made on first use */
 } dns_server_t;
 
 /* What a /probe round keeps beyond a row's state. */

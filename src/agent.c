@@ -128,6 +128,26 @@ static int register_families(agent_t *a, const config_t *cfg) {
 static const char *const dns_response_labels[] = { "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP",
                                                    "timeout", "connection_refused", "error" };
 
+_Static_assert(ELEMENTSOF(dns_response_labels) == ELEMENTSOF(((dns_server_t *) 0)->m_responses),
+               "one cached counter per response label");
+
+/* The server's counter for `label`: cached for the usual labels, so a probe
+ * does not build a label key per query; rare rcodes are looked up. */
+static metric_t *dns_server_response_counter(agent_t *a, row_state_t *rs, dns_server_t *srv, const char *label) {
+        size_t k = 0;
+        while (k < ELEMENTSOF(dns_response_labels) && strcmp(dns_response_labels[k], label) != 0)
+                k++;
+        if (k < ELEMENTSOF(dns_response_labels) && srv->m_responses[k])
+                return srv->m_responses[k];
+        metric_t *c;
+        const char *labels[] = { srv->label, rs->row->target->dns.name, rs->row->target->dns.type, label };
+        if (metric_family_series(a->f_dns_responses, labels, &c) < 0)
+                return NULL;
+        if (k < ELEMENTSOF(dns_response_labels))
+                srv->m_responses[k] = c;
+        return c;
+}
+
 /* Creates (or finds, across reloads: counters continue) one DNS server's series. */
 static int dns_server_bind_metrics(agent_t *a, row_state_t *rs, dns_server_t *srv) {
         const dns_spec_t *spec = &rs->row->target->dns;
@@ -136,24 +156,21 @@ static int dns_server_bind_metrics(agent_t *a, row_state_t *rs, dns_server_t *sr
         if (r < 0)
                 return r;
         for (size_t k = 0; k < ELEMENTSOF(dns_response_labels); k++) {
-                metric_t *c;
                 const char *rl[] = { srv->label, spec->name, spec->type, dns_response_labels[k] };
-                (void) metric_family_find(a->f_dns_responses, rl, &c);
+                if (metric_family_find(a->f_dns_responses, rl, &srv->m_responses[k]) < 0)
+                        srv->m_responses[k] = NULL;
         }
         return 0;
 }
 
 /* Drops a server's series (a CoreDNS replica that went away: the `server`
  * label's cardinality follows the replica count). */
-static void dns_server_drop_metrics(agent_t *a, row_state_t *rs, dns_server_t *srv) {
-        const dns_spec_t *spec = &rs->row->target->dns;
+static void dns_server_drop_metrics(dns_server_t *srv) {
         metric_remove(srv->m_lookup);
         srv->m_lookup = NULL;
         for (size_t k = 0; k < ELEMENTSOF(dns_response_labels); k++) {
-                metric_t *c;
-                const char *rl[] = { srv->label, spec->name, spec->type, dns_response_labels[k] };
-                if (metric_family_find(a->f_dns_responses, rl, &c) == 0)
-                        metric_remove(c);
+                metric_remove(srv->m_responses[k]);
+                srv->m_responses[k] = NULL;
         }
 }
 
@@ -421,7 +438,6 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
         dns_server_t *srv = &slot->row->dns_servers[slot->index];
         row_state_t *rs = slot_record(slot, result->outcome, result->duration_usec, result->error);
         agent_t *a = rs->agent;
-        const dns_spec_t *spec = &rs->row->target->dns;
         if (rs->adhoc) {
                 /* The slowest server is what a blackbox-style scrape reports. */
                 if (result->duration_usec >= rs->adhoc_state->dns.duration_usec)
@@ -430,9 +446,8 @@ static void on_dns_probe_done(const dns_probe_result_t *result, void *userdata) 
                 return;
         }
         for (size_t i = 0; i < result->n_queries; i++) {
-                metric_t *c;
-                const char *labels[] = { srv->label, spec->name, spec->type, result->responses[i] };
-                if (metric_family_series(a->f_dns_responses, labels, &c) == 0)
+                metric_t *c = dns_server_response_counter(a, rs, srv, result->responses[i]);
+                if (c)
                         metric_inc(c);
         }
         if (result->rcode != DNS_RCODE_NONE)
@@ -654,7 +669,7 @@ int row_set_dns_servers(row_state_t *rs, const struct sockaddr_storage *addrs, s
                         for (size_t j = 0; j < made && !stays; j++)
                                 stays = strcmp(rs->dns_servers[i].label, servers[j].label) == 0;
                         if (!stays)
-                                dns_server_drop_metrics(a, rs, &rs->dns_servers[i]);
+                                dns_server_drop_metrics(&rs->dns_servers[i]);
                 }
         dns_servers_free(rs);
         if (r < 0) {
