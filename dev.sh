@@ -19,7 +19,7 @@ BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
                procps psmisc openssl nodejs chromium valgrind
-               prometheus-blackbox-exporter wrk util-linux)
+               prometheus-blackbox-exporter wrk util-linux clang libclang-rt-14-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -98,12 +98,13 @@ test)
         meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
         # The same suites once more with AddressSanitizer and UBSan (not the
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
-        # exercise the binary differently, and the soak, whose budgets are for release builds).
+        # exercise the binary differently, the soak, whose budgets are for release
+        # builds, or the bounded fuzzing, whose clang build is ASan+UBSan already).
         build "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
-                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak "$@" || status=$?
+                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing "$@" || status=$?
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;

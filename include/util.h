@@ -35,7 +35,7 @@ void sb_append(strbuf_t *sb, const char *data, size_t len);
 void sb_puts(strbuf_t *sb, const char *s);
 void sb_putc(strbuf_t *sb, char c);
 void sb_printf(strbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_vprintf(strbuf_t *sb, const char *fmt, va_list ap);
+void sb_vprintf(strbuf_t *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Writes `v` in base 10 to `out` (no NUL) and returns the length (1..20). */
 size_t format_u64(char out[20], uint64_t v);
 /* Appends a base-10 unsigned integer without going through printf. */
