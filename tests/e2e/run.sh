@@ -36,8 +36,9 @@
 #   E2E_SCENARIO_STYLE   the style scenarios 2-7 run with (default drop)
 #   E2E_KEEP_LOGS=DIR    copy every component's log to DIR at the end
 #
-# Needs root (exit 77 otherwise), iproute2, nftables, unbound, prometheus
-# (+promtool), curl, jq, /usr/bin/python3. Everything is torn down on exit,
+# Agents run as uid 65534 with no capabilities (setpriv; as root when that uid
+# cannot reach the binary). Needs root (exit 77 otherwise), iproute2, nftables,
+# unbound, prometheus (+promtool), curl, jq, /usr/bin/python3, setpriv. Everything is torn down on exit,
 # failure, Ctrl-C or SIGTERM; a second run right after works.
 
 # shellcheck disable=SC2317 # functions are called indirectly (traps, wait_until)
@@ -113,6 +114,8 @@ ETC_NETNS_DIRS=()    # /etc/netns/<ns> directories we created
 ETC_NETNS_MADE=0     # we created /etc/netns itself
 declare -A PID=()    # component name -> pid
 declare -A AGENT_NS=() AGENT_IP=() AGENT_ID=()
+AGENT_MATRIX=""      # the matrix as the agents read it: a copy in $TMP
+AGENT_AS=()          # prefix that runs agents as uid 65534 without capabilities
 AGENTS=(a b1 b2 plat egw)
 AGENT_NS=([a]=$NS_A [b1]=$NS_B1 [b2]=$NS_B2 [plat]=$NS_PLAT [egw]=$NS_EGW)
 AGENT_IP=([a]=$IP_A [b1]=$IP_B1 [b2]=$IP_B2 [plat]=$IP_PLAT [egw]=$IP_EGW)
@@ -475,10 +478,40 @@ start_prometheus() {
         wait_until 60 "prometheus ready" prom_ready || fatal "prometheus did not become ready"
 }
 
+# Agents run as uid 65534 with every capability dropped, as in a cluster
+# (issue 10: "the e2e and integration tests run the agent under an
+# unprivileged uid"). They read a copy of the matrix in $TMP (mode 755), since
+# the checkout may sit where that uid cannot reach (/root); if the binary
+# itself is out of its reach, agents run as root and the log says so.
+setup_agent_user() {
+        AGENT_MATRIX=$TMP/matrix.json
+        cp "$MATRIX" "$AGENT_MATRIX" && chmod 644 "$AGENT_MATRIX" && chmod 755 "$TMP" ||
+                fatal "cannot copy $MATRIX into $TMP"
+        local drop=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --)
+        if ! command -v setpriv >/dev/null 2>&1; then
+                log "note: setpriv not found (util-linux); agents run as root"
+        elif "${drop[@]}" test -x "$NETCANARY" && "${drop[@]}" test -r "$AGENT_MATRIX"; then
+                AGENT_AS=("${drop[@]}")
+        else
+                log "note: uid 65534 cannot reach $NETCANARY; agents run as root here"
+        fi
+}
 start_agent() { # KEY
         local k=$1
-        start "agent-$k" "${AGENT_NS[$k]}" "$NETCANARY" run --config "$MATRIX" --identity "${AGENT_ID[$k]}" \
-                --listen "0.0.0.0:$AGENT_PORT" --log-level info
+        start "agent-$k" "${AGENT_NS[$k]}" "${AGENT_AS[@]}" "$NETCANARY" run --config "$AGENT_MATRIX" \
+                --identity "${AGENT_ID[$k]}" --listen "0.0.0.0:$AGENT_PORT" --log-level info
+}
+# expect_agent_unprivileged KEY: the agent's process has uid 65534 and no
+# effective, permitted or bounding capability (when AGENT_AS is in use).
+expect_agent_unprivileged() {
+        local k=$1 status
+        ((${#AGENT_AS[@]} > 0)) || return 0
+        status=$(awk '/^(Uid|CapEff|CapPrm|CapBnd):/ {printf "%s%s ", $1, $2}' "/proc/${PID[agent-$k]}/status" 2>/dev/null)
+        if [[ $status == "Uid:65534 CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:0000000000000000 " ]]; then
+                pass "agent $k runs as uid 65534 with no capabilities"
+        else
+                fail "agent $k: expected uid 65534 and no capabilities, /proc says: $status"
+        fi
 }
 agent_http() { # KEY PATH -> http code
         mon_curl -o /dev/null -w '%{http_code}' "http://${AGENT_IP[$1]}:$AGENT_PORT$2" 2>/dev/null
@@ -490,6 +523,7 @@ wait_agent() { # KEY
         wait_until 15 "agent $k /healthz" agent_healthy "$k"
         alive "agent-$k" || fatal "agent $k (${AGENT_ID[$k]}) exited: $(tail -n 5 "$TMP/agent-$k.log")"
         wait_until 20 "agent $k /readyz" agent_ready "$k" || fail "agent $k (${AGENT_ID[$k]}) never ready"
+        expect_agent_unprivileged "$k"
 }
 
 # A small HTTP server (GET /metrics -> 200) that does not log every probe's
@@ -881,6 +915,7 @@ log "$(prometheus --version 2>&1 | head -n 1); $(unbound -V 2>&1 | head -n 1); $
 promtool check rules "$RULES" >"$TMP/promtool-rules.out" 2>&1 || fatal "promtool check rules $RULES: $(cat "$TMP/promtool-rules.out")"
 
 section "setup"
+setup_agent_user
 build_network
 STYLE=$SCENARIO_STYLE
 apply_all
