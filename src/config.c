@@ -1041,28 +1041,85 @@ static void line_col(const char *text, size_t offset, size_t *ret_line, size_t *
 
 /* json-c keeps the last of two equal keys silently; a repeated target name
  * or a second "matrix" would drop config without a word. This scans the
- * (already valid) text for keys repeated in one object. */
+ * (already valid) text for keys repeated in one object, lexing it as json-c
+ * 0.16 does in its default (non-strict) mode, so that what the scan takes for
+ * a key is exactly what json-c took for one. */
+
+/* Index of the last byte of the string or comment that starts at text[i], or
+ * i when no string or comment starts there. json-c's rules: strings in "..."
+ * or '...' with backslash escapes; "//" runs to the end of the line; a block
+ * comment ends at a '/' right after a '*' that json-c's search found, and
+ * after a '*' followed by anything else that search resumes one byte later
+ * still, so "**" + "/" does not end a comment but "***" + "/" does. Never
+ * more than len - 1. */
+static size_t json_token_end(const char *text, size_t len, size_t i) {
+        char c = text[i];
+        if (c == '"' || c == '\'') {
+                for (i++; i < len && text[i] != c; i++)
+                        if (text[i] == '\\')
+                                i++;
+        } else if (c == '/' && i + 1 < len && text[i + 1] == '/') {
+                for (i += 2; i < len && text[i] != '\n'; i++)
+                        ;
+        } else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+                for (i += 2; i < len; i += 2) {
+                        while (i < len && text[i] != '*')
+                                i++;
+                        if (i + 1 < len && text[i + 1] == '/')
+                                return i + 1;
+                }
+        }
+        return i < len ? i : len - 1;
+}
+
 typedef struct key_ref {
-        size_t object;  /* which object, numbered in document order */
-        size_t offset;  /* of the key's opening quote */
-        size_t len;     /* of the raw key text between the quotes */
+        size_t object;     /* which object, numbered in document order */
+        size_t offset;     /* of the key's opening quote */
+        const char *name;  /* the key as json-c reads it: into the text, or `decoded` */
+        size_t name_len;
+        char *decoded;     /* owned; only for keys with escapes */
 } key_ref_t;
 
-static int key_ref_cmp(const void *a, const void *b, void *text_arg) {
+static int key_ref_cmp(const void *a, const void *b) {
         const key_ref_t *x = a, *y = b;
-        const char *dup_scan_text = text_arg;
         if (x->object != y->object)
                 return x->object < y->object ? -1 : 1;
-        size_t n = x->len < y->len ? x->len : y->len;
-        int c = memcmp(dup_scan_text + x->offset + 1, dup_scan_text + y->offset + 1, n);
+        size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+        int c = memcmp(x->name, y->name, n);
         if (c != 0)
                 return c;
-        if (x->len != y->len)
-                return x->len < y->len ? -1 : 1;
+        if (x->name_len != y->name_len)
+                return x->name_len < y->name_len ? -1 : 1;
         return x->offset < y->offset ? -1 : 1;
 }
 
-static void line_col(const char *text, size_t offset, size_t *ret_line, size_t *ret_col);
+/* Fills ref->name with the key whose quotes are text[open] and text[close]:
+ * the raw bytes between them, or, when they hold an escape ("\u0061" is "a"),
+ * what json-c decodes them to. Returns -ENOMEM. */
+static int key_ref_decode(key_ref_t *ref, const char *text, size_t open, size_t close) {
+        ref->name = text + open + 1;
+        ref->name_len = close - open - 1;
+        ref->decoded = NULL;
+        if (!memchr(ref->name, '\\', ref->name_len))
+                return 0;
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_object *str = json_tokener_parse_ex(tok, text + open, (int) (close - open + 1));
+        json_tokener_free(tok);
+        /* A key json-c read in the whole document fails alone only for want of memory. */
+        if (json_object_get_type(str) == json_type_string) {
+                size_t n = (size_t) json_object_get_string_len(str);
+                ref->decoded = malloc(n + 1);
+                if (ref->decoded) {
+                        memcpy(ref->decoded, json_object_get_string(str), n + 1);
+                        ref->name = ref->decoded;
+                        ref->name_len = n;
+                }
+        }
+        json_object_put(str);
+        return ref->decoded ? 0 : -ENOMEM;
+}
 
 /* The JSON path of the object that holds the key at `offset` ("targets",
  * "matrix[2]"); "" for the top level. Rescans from the start: only used to
@@ -1078,23 +1135,14 @@ static void path_of_object_at(const char *text, size_t offset, char *out) {
         size_t last_key_start = 0, last_key_len = 0;
         for (size_t i = 0; i < offset; i++) {
                 char c = text[i];
-                if (c == '/' && text[i + 1] == '/') {
-                        while (i < offset && text[i] != '\n')
-                                i++;
-                } else if (c == '/' && text[i + 1] == '*') {
-                        for (i += 2; i + 1 < offset && !(text[i] == '*' && text[i + 1] == '/'); i++)
-                                ;
-                        i++;
-                } else if (c == '"') {
-                        size_t start = i + 1;
-                        for (i++; i < offset && text[i] != '"'; i++)
-                                if (text[i] == '\\')
-                                        i++;
-                        if (expect_key && depth > 0 && frames[depth - 1].object) {
-                                last_key_start = start;
-                                last_key_len = i - start;
+                if (c == '"' || c == '\'' || c == '/') {
+                        size_t end = json_token_end(text, offset, i);
+                        if (c != '/' && expect_key && depth > 0 && frames[depth - 1].object) {
+                                last_key_start = i + 1;
+                                last_key_len = end - i - 1;
                                 expect_key = false;
                         }
+                        i = end;
                 } else if (c == ':' && depth > 0 && frames[depth - 1].object) {
                         frames[depth - 1].key_start = last_key_start;
                         frames[depth - 1].key_len = last_key_len;
@@ -1140,34 +1188,30 @@ static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
         bool expect_key = false;
         key_ref_t *keys = NULL;
         size_t n_keys = 0, alloc = 0;
+        int r = 0;
         for (size_t i = 0; i < len; i++) {
                 char c = text[i];
-                if (c == '/' && i + 1 < len && text[i + 1] == '/') {
-                        while (i < len && text[i] != '\n')
-                                i++;
-                } else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
-                        for (i += 2; i + 1 < len && !(text[i] == '*' && text[i + 1] == '/'); i++)
-                                ;
-                        i++;
-                } else if (c == '"') {
-                        size_t start = i;
-                        for (i++; i < len && text[i] != '"'; i++)
-                                if (text[i] == '\\')
-                                        i++;
-                        if (expect_key && depth > 0 && frames[depth - 1] != 0) {
+                if (c == '"' || c == '\'' || c == '/') {
+                        size_t end = json_token_end(text, len, i);
+                        if (c != '/' && expect_key && depth > 0 && frames[depth - 1] != 0) {
                                 if (n_keys == alloc) {
                                         size_t na = alloc ? alloc * 2 : 64;
                                         key_ref_t *nk = realloc(keys, na * sizeof *nk);
                                         if (!nk) {
-                                                free(keys);
-                                                return -ENOMEM;
+                                                r = -ENOMEM;
+                                                goto done;
                                         }
                                         keys = nk;
                                         alloc = na;
                                 }
-                                keys[n_keys++] = (key_ref_t) { frames[depth - 1], start, i - start - 1 };
+                                keys[n_keys] = (key_ref_t) { .object = frames[depth - 1], .offset = i };
+                                r = key_ref_decode(&keys[n_keys], text, i, end);
+                                if (r < 0)
+                                        goto done;
+                                n_keys++;
                                 expect_key = false;
                         }
+                        i = end;
                 } else if (c == '{' || c == '[') {
                         if (depth == ELEMENTSOF(frames))
                                 break; /* deeper than json-c allows anyway */
@@ -1180,23 +1224,27 @@ static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
                 } else if (c == ',')
                         expect_key = depth > 0 && frames[depth - 1] != 0;
         }
-        /* Sorted by object, then key bytes: equal neighbours are repeats. */
+        /* Sorted by object, then key: equal neighbours are repeats. */
         if (n_keys > 1)
-                qsort_r(keys, n_keys, sizeof *keys, key_ref_cmp, (void *) (uintptr_t) text);
+                qsort(keys, n_keys, sizeof *keys, key_ref_cmp);
         for (size_t i = 1; i < n_keys; i++)
-                if (keys[i].object == keys[i - 1].object && keys[i].len == keys[i - 1].len &&
-                    memcmp(text + keys[i].offset + 1, text + keys[i - 1].offset + 1, keys[i].len) == 0) {
+                if (keys[i].object == keys[i - 1].object && keys[i].name_len == keys[i - 1].name_len &&
+                    memcmp(keys[i].name, keys[i - 1].name, keys[i].name_len) == 0) {
                         size_t line, col, first_line, first_col;
                         char where[PATH_MAX_LEN];
                         line_col(text, keys[i].offset, &line, &col);
                         line_col(text, keys[i - 1].offset, &first_line, &first_col);
                         path_of_object_at(text, keys[i].offset, where);
+                        /* %.*s: a decoded key may hold a NUL; the message stops there. */
                         perr(p, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
-                             "only one may be given", (int) keys[i].len, text + keys[i].offset + 1, p->cfg->source,
+                             "only one may be given", (int) keys[i].name_len, keys[i].name, p->cfg->source,
                              line, col, first_line);
                 }
+done:
+        for (size_t i = 0; i < n_keys; i++)
+                free(keys[i].decoded);
         free(keys);
-        return 0;
+        return r;
 }
 
 static const double default_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,

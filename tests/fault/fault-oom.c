@@ -17,8 +17,8 @@
  *                                 allocation's backtrace and, replacement
  *                                 build, those of the blocks it leaked
  *
- * Operations: config-parse (the DESIGN example), config-load (the same from a
- * file), metrics (a populated registry rendered), loop (loop, timers, an fd
+ * Operations: config-parse (the DESIGN example, then a config with a key
+ * spelled with an escape), config-load (the DESIGN example from a file), metrics (a populated registry rendered), loop (loop, timers, an fd
  * watcher, a signal, the scheduler, the resolver with literal lookups,
  * resolv.conf), agent (agent_new on loopback, HTTP requests to /metrics,
  * /api/v1/matrix, /probe and /healthz, a reload, the reports, agent_free).
@@ -175,11 +175,24 @@ static int finish_config(int r, config_t *cfg, config_errors_t *errs) {
         return r;
 }
 
+/* A key spelled with an escape ("u"): the duplicate-key scan decodes it,
+ * allocations the DESIGN example does not make. */
+static const char escaped_key_config[] =
+        "{\"targets\": {\"t\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19421}},"
+        " \"\\u0075\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19422}}},"
+        " \"matrix\": [{\"from\": \"a\", \"to\": \"u\", \"expect\": \"deny\"}]}";
+
 static int op_config_parse(void) {
         config_errors_t errs;
         config_errors_init(&errs);
         config_t *cfg = NULL;
         int r = config_parse(design_config, sizeof design_config - 1, "design.json", &cfg, &errs);
+        r = finish_config(r, cfg, &errs);
+        if (r < 0)
+                return r;
+        config_errors_init(&errs);
+        cfg = NULL;
+        r = config_parse(escaped_key_config, sizeof escaped_key_config - 1, "escaped.json", &cfg, &errs);
         return finish_config(r, cfg, &errs);
 }
 
