@@ -18,10 +18,11 @@
  *                                 build, those of the blocks it leaked
  *
  * Operations: config-parse (the DESIGN example, then a config with a key
- * spelled with an escape), config-load (the DESIGN example from a file), metrics (a populated registry rendered), loop (loop, timers, an fd
- * watcher, a signal, the scheduler, the resolver with literal lookups,
- * resolv.conf), agent (agent_new on loopback, HTTP requests to /metrics,
- * /api/v1/matrix, /probe and /healthz, a reload, the reports, agent_free).
+ * spelled with an escape), config-load (the DESIGN example from a file),
+ * metrics (a populated registry rendered), loop (loop, timers, an fd watcher,
+ * a signal, the scheduler, the resolver with literal lookups, resolv.conf),
+ * agent (agent_new on loopback, HTTP requests to /metrics, /api/v1/matrix,
+ * /probe and /healthz, a reload, the reports, agent_free).
  * Loopback only: the agent listens on 127.0.0.1 (ephemeral port), its
  * responder on 127.0.0.1:19420, and its targets are closed ports
  * 19421-19425. */
