@@ -24,6 +24,12 @@ const char *http_phase_name(http_phase_t p) {
         return p >= 0 && p < _HTTP_PHASE_MAX ? phase_names[p] : "unknown";
 }
 
+/* How long after its deadline a transfer curl has not ended yet is ended by
+ * the probe's own timer (curl's CURLOPT_TIMEOUT_MS normally ends it on time;
+ * this bounds the probe even when curl cannot make progress, e.g. every
+ * curl_multi_socket_action() failing for want of memory). Microseconds. */
+#define HTTP_STALL_GRACE_USEC (250 * USEC_PER_MSEC)
+
 typedef struct status_range {
         int lo, hi;
 } status_range_t;
@@ -56,7 +62,8 @@ struct http_probe {
         uint64_t deadline;
         resolve_req_t *resolve;      /* a redirect's host being resolved */
         uint64_t resolve_start;
-        loop_timer_t *resolve_timer; /* bounds a redirect's resolution */
+        loop_timer_t *deadline_timer; /* at the deadline while a redirect resolves,
+                                       * HTTP_STALL_GRACE_USEC after it while curl runs */
         http_probe_done_cb cb;
         void *userdata;
         strbuf_t body;               /* kept only when body_regex is set */
@@ -255,7 +262,7 @@ static void probe_unlink(http_probe_t *p) {
 static void probe_free(http_probe_t *p) {
         probe_unlink(p);
         resolver_cancel(p->resolve);
-        loop_timer_free(p->resolve_timer);
+        loop_timer_free(p->deadline_timer);
         if (p->transfer.easy) {
                 curl_loop_remove(p->client->curl, &p->transfer);
                 curl_easy_cleanup(p->transfer.easy);
@@ -293,7 +300,7 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr);
 static void on_redirect_resolved(int status, const struct sockaddr_storage *addrs, size_t n, void *userdata) {
         http_probe_t *p = userdata;
         p->resolve = NULL;
-        loop_timer_disarm(p->resolve_timer);
+        loop_timer_disarm(p->deadline_timer);
         uint64_t now = mono_usec();
         p->result.phase_usec[HTTP_PHASE_RESOLVE] += now - p->resolve_start;
         if (status < 0) {
@@ -307,12 +314,21 @@ static void on_redirect_resolved(int status, const struct sockaddr_storage *addr
                 finish(p, OUTCOME_LOCAL_ERROR, -r);
 }
 
-static void on_redirect_deadline(loop_timer_t *t, void *userdata) {
+static void hop_done(curl_loop_transfer_t *t, CURLcode rc);
+
+/* The probe's own bound: a redirect's host still resolving at the deadline,
+ * or a transfer curl has not ended by the deadline and the grace after it. */
+static void on_deadline(loop_timer_t *t, void *userdata) {
         http_probe_t *p = userdata;
-        resolver_cancel(p->resolve);
-        p->resolve = NULL;
-        snprintf(p->result.detail, sizeof p->result.detail, "redirect target did not resolve in time");
-        finish(p, OUTCOME_DNS_ERROR, ETIMEDOUT);
+        if (p->resolve) {
+                resolver_cancel(p->resolve);
+                p->resolve = NULL;
+                snprintf(p->result.detail, sizeof p->result.detail, "redirect target did not resolve in time");
+                finish(p, OUTCOME_DNS_ERROR, ETIMEDOUT);
+        } else if (p->transfer.active) {
+                /* As if curl had timed out: hop_done() reads how far it got. */
+                hop_done(&p->transfer, CURLE_OPERATION_TIMEDOUT);
+        }
 }
 
 /* Follows a redirect: resolves the new host through c-ares, then the next hop. */
@@ -341,11 +357,8 @@ static int follow(http_probe_t *p, const char *location) {
                 memmove(host, host + 1, hl - 2);
                 host[hl - 2] = '\0';
         }
-        if (!p->resolve_timer &&
-            (r = loop_timer_new(p->client->loop, on_redirect_deadline, p, "http-redirect", &p->resolve_timer)) < 0)
-                goto done;
         p->resolve_start = mono_usec();
-        loop_timer_arm(p->resolve_timer, p->deadline);
+        loop_timer_arm(p->deadline_timer, p->deadline);
         r = resolver_lookup(p->client->resolver, host, (uint16_t) portnum, 1, on_redirect_resolved, p, &p->resolve);
 done:
         curl_free(host);
@@ -538,6 +551,8 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         p->transfer.done = hop_done;
         p->transfer.userdata = p;
         r = curl_loop_add(p->client->curl, &p->transfer);
+        if (r == 0)
+                loop_timer_arm(p->deadline_timer, p->deadline + HTTP_STALL_GRACE_USEC);
 done:
         curl_free(host);
         curl_free(port);
@@ -557,11 +572,13 @@ int probe_http_start(http_client_t *c, const http_request_t *req, const struct s
         if (c->probes)
                 c->probes->prev = p;
         c->probes = p;
-        if (!(p->url = strdup(req->url))) {
+        int r = -ENOMEM;
+        if (!(p->url = strdup(req->url)) ||
+            (r = loop_timer_new(c->loop, on_deadline, p, "http-deadline", &p->deadline_timer)) < 0) {
                 probe_free(p);
-                return -ENOMEM;
+                return r;
         }
-        int r = hop_start(p, addr);
+        r = hop_start(p, addr);
         if (r < 0) {
                 probe_free(p);
                 return r;
