@@ -71,6 +71,19 @@ void metrics_generation_sweep(metrics_t *m);
 
 /* Renders every family with at least one series. Returns 0 or -ENOMEM. */
 int metrics_render(metrics_t *m, strbuf_t *out);
+
+/* Rendering piece by piece, so a large scrape can be streamed out without the
+ * loop stopping for the whole of it: each metrics_cursor_render() appends
+ * whole series (and family headers) until at least `budget` bytes were added
+ * or the end is reached. Returns 1 while there is more, 0 at the end, -ENOMEM.
+ * Values are read as each series is rendered. A series removed while a cursor
+ * is open is stepped over; one added meanwhile may or may not appear; no
+ * series is rendered twice. A cursor outlives its registry harmlessly (it is
+ * then at its end). */
+typedef struct metrics_cursor metrics_cursor_t;
+int metrics_cursor_new(metrics_t *m, metrics_cursor_t **ret);
+int metrics_cursor_render(metrics_cursor_t *c, strbuf_t *out, size_t budget);
+void metrics_cursor_free(metrics_cursor_t *c);
 /* Total series (histograms count their bucket, sum and count lines). */
 size_t metrics_series_total(const metrics_t *m);
 

@@ -14,6 +14,7 @@ struct metric {
         metric_t *prev, *next;     /* creation order */
         metric_t *hash_next;       /* chain in family->slots */
         uint32_t generation;
+        uint64_t seq;              /* creation number in the registry, from 1 */
         double value;              /* counter, gauge */
         double sum;                /* histogram */
         uint64_t count;            /* histogram */
@@ -44,6 +45,20 @@ struct metrics {
         metric_family_t *first, *last;
         uint32_t generation;
         size_t last_render_len;    /* bytes of the last render, to size the next buffer */
+        metrics_cursor_t *cursors; /* open, so metric_remove() can step them over a removed series */
+        uint64_t last_seq;         /* of the newest series */
+};
+
+struct metrics_cursor {
+        metrics_t *registry;       /* NULL once the registry is freed: the cursor is at its end */
+        metric_family_t *family;   /* the family being rendered, or the last one rendered */
+        metric_t *next;            /* the next series of `family` to render; NULL: the family is done */
+        size_t le_max;             /* longest "le" value of `family` */
+        uint64_t seq_limit;        /* of `family`, only series created before the cursor reached
+                                    * it are rendered: one removed and created again while the
+                                    * family is being rendered does not appear twice */
+        bool started, done;
+        metrics_cursor_t *prev_cursor, *next_cursor;
 };
 
 int metrics_new(metrics_t **ret) {
@@ -79,6 +94,12 @@ static void family_free(metric_family_t *f) {
 void metrics_free(metrics_t *m) {
         if (!m)
                 return;
+        for (metrics_cursor_t *c = m->cursors; c; c = c->next_cursor) {
+                c->registry = NULL;
+                c->family = NULL;
+                c->next = NULL;
+                c->done = true;
+        }
         for (metric_family_t *f = m->first, *next; f; f = next) {
                 next = f->next;
                 family_free(f);
@@ -268,6 +289,7 @@ static int series_lookup(metric_family_t *f, const char *const *label_values, bo
         }
         s->hash = h;
         s->generation = f->registry->generation;
+        s->seq = ++f->registry->last_seq;
         size_t i = (size_t) h & (f->n_slots - 1);
         s->hash_next = f->slots[i];
         f->slots[i] = s;
@@ -294,6 +316,9 @@ void metric_remove(metric_t *s) {
         if (!s)
                 return;
         metric_family_t *f = s->family;
+        for (metrics_cursor_t *c = f->registry->cursors; c; c = c->next_cursor)
+                if (c->next == s)
+                        c->next = s->next;
         metric_t **pp = &f->slots[s->hash & (f->n_slots - 1)];
         while (*pp && *pp != s)
                 pp = &(*pp)->hash_next;
@@ -528,8 +553,7 @@ static char *put_series_raw(char *p, const char *name, size_t name_len, const ch
         return p;
 }
 
-static void render_family(const metric_family_t *f, strbuf_t *out) {
-        size_t name_len = strlen(f->name);
+static void render_family_header(const metric_family_t *f, strbuf_t *out) {
         sb_puts(out, "# HELP ");
         sb_puts(out, f->name);
         sb_putc(out, ' ');
@@ -539,59 +563,127 @@ static void render_family(const metric_family_t *f, strbuf_t *out) {
         sb_putc(out, ' ');
         sb_puts(out, type_name(f->type));
         sb_putc(out, '\n');
+}
+
+static size_t family_le_max(const metric_family_t *f) {
         size_t le_max = 4; /* "+Inf" */
         for (size_t i = 0; i < f->n_buckets; i++)
                 if (strlen(f->bucket_le[i]) > le_max)
                         le_max = strlen(f->bucket_le[i]);
-        for (const metric_t *s = f->first; s; s = s->next) {
-                /* Worst case of this series' lines: name, suffix, braces, labels, le, value, separators. */
-                size_t line = name_len + 8 + s->labels_len + 8 + le_max + VALUE_MAX_CHARS + 2;
-                size_t need = f->type == METRIC_HISTOGRAM ? line * (f->n_buckets + 3) : line;
-                if (sb_reserve(out, need) < 0)
-                        return;
-                char *p = out->data + out->len;
-                if (f->type != METRIC_HISTOGRAM) {
-                        p = put_series_raw(p, f->name, name_len, "", 0, s, NULL, 0);
+        return le_max;
+}
+
+/* The lines of one series; `le_max` is family_le_max(f). */
+static void render_series(const metric_family_t *f, const metric_t *s, size_t le_max, strbuf_t *out) {
+        size_t name_len = strlen(f->name);
+        /* Worst case of this series' lines: name, suffix, braces, labels, le, value, separators. */
+        size_t line = name_len + 8 + s->labels_len + 8 + le_max + VALUE_MAX_CHARS + 2;
+        size_t need = f->type == METRIC_HISTOGRAM ? line * (f->n_buckets + 3) : line;
+        if (sb_reserve(out, need) < 0)
+                return;
+        char *p = out->data + out->len;
+        if (f->type != METRIC_HISTOGRAM) {
+                p = put_series_raw(p, f->name, name_len, "", 0, s, NULL, 0);
+                *p++ = ' ';
+                p = put_value_raw(p, s->value);
+                *p++ = '\n';
+        } else {
+                uint64_t cumulative = 0;
+                for (size_t i = 0; i <= f->n_buckets; i++) {
+                        cumulative += s->bucket_counts[i];
+                        const char *le = i < f->n_buckets ? f->bucket_le[i] : "+Inf";
+                        p = put_series_raw(p, f->name, name_len, "_bucket", 7, s, le, strlen(le));
                         *p++ = ' ';
-                        p = put_value_raw(p, s->value);
-                        *p++ = '\n';
-                } else {
-                        uint64_t cumulative = 0;
-                        for (size_t i = 0; i <= f->n_buckets; i++) {
-                                cumulative += s->bucket_counts[i];
-                                const char *le = i < f->n_buckets ? f->bucket_le[i] : "+Inf";
-                                p = put_series_raw(p, f->name, name_len, "_bucket", 7, s, le, strlen(le));
-                                *p++ = ' ';
-                                p = put_u64_raw(p, cumulative);
-                                *p++ = '\n';
-                        }
-                        p = put_series_raw(p, f->name, name_len, "_sum", 4, s, NULL, 0);
-                        *p++ = ' ';
-                        p = put_value_raw(p, s->sum);
-                        *p++ = '\n';
-                        p = put_series_raw(p, f->name, name_len, "_count", 6, s, NULL, 0);
-                        *p++ = ' ';
-                        p = put_u64_raw(p, s->count);
+                        p = put_u64_raw(p, cumulative);
                         *p++ = '\n';
                 }
-                out->len = (size_t) (p - out->data);
-                out->data[out->len] = '\0';
+                p = put_series_raw(p, f->name, name_len, "_sum", 4, s, NULL, 0);
+                *p++ = ' ';
+                p = put_value_raw(p, s->sum);
+                *p++ = '\n';
+                p = put_series_raw(p, f->name, name_len, "_count", 6, s, NULL, 0);
+                *p++ = ' ';
+                p = put_u64_raw(p, s->count);
+                *p++ = '\n';
         }
+        out->len = (size_t) (p - out->data);
+        out->data[out->len] = '\0';
+}
+
+int metrics_cursor_new(metrics_t *m, metrics_cursor_t **ret) {
+        metrics_cursor_t *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->registry = m;
+        c->next_cursor = m->cursors;
+        if (m->cursors)
+                m->cursors->prev_cursor = c;
+        m->cursors = c;
+        *ret = c;
+        return 0;
+}
+
+void metrics_cursor_free(metrics_cursor_t *c) {
+        if (!c)
+                return;
+        if (c->registry) {
+                if (c->prev_cursor)
+                        c->prev_cursor->next_cursor = c->next_cursor;
+                else
+                        c->registry->cursors = c->next_cursor;
+                if (c->next_cursor)
+                        c->next_cursor->prev_cursor = c->prev_cursor;
+        }
+        free(c);
+}
+
+int metrics_cursor_render(metrics_cursor_t *c, strbuf_t *out, size_t budget) {
+        size_t start = out->len;
+        while (!c->done) {
+                if (out->oom)
+                        return -ENOMEM;
+                if (out->len - start >= budget)
+                        return 1;
+                if (c->next) {
+                        if (c->next->seq <= c->seq_limit)
+                                render_series(c->family, c->next, c->le_max, out);
+                        c->next = c->next->next;
+                        continue;
+                }
+                /* The next family with series. */
+                metric_family_t *f = c->started ? c->family->next : c->registry->first;
+                c->started = true;
+                c->family = f;
+                if (!f) {
+                        c->done = true;
+                        break;
+                }
+                if (f->collect)
+                        f->collect(f, f->collect_userdata);
+                c->seq_limit = c->registry->last_seq;
+                if (f->first) {
+                        render_family_header(f, out);
+                        c->le_max = family_le_max(f);
+                        c->next = f->first;
+                }
+        }
+        return out->oom ? -ENOMEM : 0;
 }
 
 int metrics_render(metrics_t *m, strbuf_t *out) {
         /* One allocation for the usual case: about the size of the last scrape. */
         (void) sb_reserve(out, m->last_render_len + m->last_render_len / 8);
         size_t start = out->len;
-        for (metric_family_t *f = m->first; f; f = f->next) {
-                if (f->collect)
-                        f->collect(f, f->collect_userdata);
-                if (f->first)
-                        render_family(f, out);
+        metrics_cursor_t *c;
+        if (metrics_cursor_new(m, &c) < 0) {
+                out->oom = true;
+                return -ENOMEM;
         }
-        if (!out->oom)
+        int r = metrics_cursor_render(c, out, SIZE_MAX);
+        metrics_cursor_free(c);
+        if (r == 0)
                 m->last_render_len = out->len - start;
-        return out->oom ? -ENOMEM : 0;
+        return r < 0 ? r : 0;
 }
 
 size_t metrics_series_total(const metrics_t *m) {

@@ -596,6 +596,115 @@ static void test_collect_callback(void **state)
         metrics_free(m);
 }
 
+/* A registry of two families, three series each: "a_total" (counter, label
+ * k=0..2) and "b_seconds" (histogram, buckets 1 and 2, label k=0..2). */
+static metrics_t *two_families(metric_family_t **ret_a, metric_family_t **ret_b)
+{
+        metrics_t *m = NULL;
+        static const char *const names[] = { "k" };
+        static const double buckets[] = { 1, 2 };
+        assert_int_equal(metrics_new(&m), 0);
+        assert_int_equal(metrics_family_add(m, "a_total", "A.", METRIC_COUNTER, names, 1, NULL, 0, true, ret_a), 0);
+        assert_int_equal(metrics_family_add(m, "b_seconds", "B.", METRIC_HISTOGRAM, names, 1, buckets, 2, true, ret_b),
+                         0);
+        for (int i = 0; i < 3; i++) {
+                char k[2] = { (char) ('0' + i), '\0' };
+                const char *values[] = { k };
+                metric_t *s = NULL;
+                assert_int_equal(metric_family_series(*ret_a, values, &s), 0);
+                metric_add(s, i + 1);
+                assert_int_equal(metric_family_series(*ret_b, values, &s), 0);
+                metric_observe(s, 0.5 * (i + 1));
+        }
+        return m;
+}
+
+static size_t count_lines_starting(const char *text, const char *prefix)
+{
+        size_t n = 0, len = strlen(prefix);
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, prefix, len) == 0)
+                        n++;
+        return n;
+}
+
+/* Rendering through a cursor in the smallest steps gives exactly the text of
+ * one metrics_render(); each step adds at least one line. */
+static void test_cursor_steps_equal_render(void **state)
+{
+        metric_family_t *a, *b;
+        metrics_t *m = two_families(&a, &b);
+        char *whole = render(m);
+        metrics_cursor_t *c = NULL;
+        assert_int_equal(metrics_cursor_new(m, &c), 0);
+        strbuf_t sb;
+        sb_init(&sb, 0);
+        int r, steps = 0;
+        size_t before = 0;
+        while ((r = metrics_cursor_render(c, &sb, 1)) == 1) {
+                assert_true(sb.len > before);
+                before = sb.len;
+                steps++;
+                assert_true(steps < 100);
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(metrics_cursor_render(c, &sb, 1), 0); /* stays at its end */
+        assert_string_equal(sb.data, whole);
+        assert_true(steps >= 6); /* one per series at least */
+        sb_free(&sb);
+        metrics_cursor_free(c);
+        free(whole);
+        metrics_free(m);
+}
+
+/* Series removed while a cursor is open are stepped over, a series removed
+ * and created again is not rendered twice, and a registry freed first leaves
+ * the cursor at its end. */
+static void test_cursor_survives_changes(void **state)
+{
+        metric_family_t *a, *b;
+        metrics_t *m = two_families(&a, &b);
+        metrics_cursor_t *c = NULL;
+        assert_int_equal(metrics_cursor_new(m, &c), 0);
+        strbuf_t sb;
+        sb_init(&sb, 0);
+        /* a_total's header, then its first series. */
+        assert_int_equal(metrics_cursor_render(c, &sb, 1), 1);
+        assert_int_equal(metrics_cursor_render(c, &sb, 1), 1);
+        assert_non_null(strstr(sb.data, "a_total{k=\"0\"} 1\n"));
+        assert_null(strstr(sb.data, "k=\"1\""));
+        /* Remove k=1 (the cursor's next) and k=0 (rendered), then create k=0 again. */
+        const char *k0[] = { "0" }, *k1[] = { "1" };
+        metric_t *s = NULL;
+        assert_int_equal(metric_family_find(a, k1, &s), 0);
+        metric_remove(s);
+        assert_int_equal(metric_family_find(a, k0, &s), 0);
+        metric_remove(s);
+        assert_int_equal(metric_family_series(a, k0, &s), 0);
+        metric_add(s, 7);
+        /* b_seconds loses every series and gets a new one before the cursor reaches it. */
+        metric_family_clear(b);
+        const char *k9[] = { "9" };
+        assert_int_equal(metric_family_series(b, k9, &s), 0);
+        metric_observe(s, 1.5);
+        assert_int_equal(metrics_cursor_render(c, &sb, SIZE_MAX), 0);
+        assert_int_equal(count_lines_starting(sb.data, "a_total{k=\"0\"}"), 1);
+        assert_int_equal(count_lines_starting(sb.data, "a_total{k=\"1\"}"), 0);
+        assert_int_equal(count_lines_starting(sb.data, "a_total{k=\"2\"} 3"), 1);
+        assert_int_equal(count_lines_starting(sb.data, "b_seconds_count{"), 1);
+        assert_non_null(strstr(sb.data, "b_seconds_count{k=\"9\"} 1\n"));
+        metrics_cursor_free(c);
+
+        /* A cursor whose registry is freed under it. */
+        assert_int_equal(metrics_cursor_new(m, &c), 0);
+        sb_reset(&sb);
+        assert_int_equal(metrics_cursor_render(c, &sb, 1), 1);
+        metrics_free(m);
+        assert_int_equal(metrics_cursor_render(c, &sb, SIZE_MAX), 0);
+        metrics_cursor_free(c);
+        sb_free(&sb);
+}
+
 static void test_series_total(void **state)
 {
         metrics_t *m = NULL;
@@ -656,6 +765,8 @@ int main(void)
                 cmocka_unit_test(test_family_add_rejects_bad_label_names),
                 cmocka_unit_test(test_collect_callback),
                 cmocka_unit_test(test_series_total),
+                cmocka_unit_test(test_cursor_steps_equal_render),
+                cmocka_unit_test(test_cursor_survives_changes),
                 cmocka_unit_test(test_render_oom_limit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
