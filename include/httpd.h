@@ -21,10 +21,26 @@ typedef struct httpd_header {
         const char *value;
 } httpd_header_t;
 
+/* A body produced while the client reads it, instead of `body`: a large
+ * /metrics is sent without being built whole first, so the loop never stops
+ * for all of it (and no buffer of its size exists). fill() appends `want`
+ * bytes or more to `out` and returns 1 while there is more, 0 at the end
+ * (having appended the last bytes, if any), -errno to cut the body short
+ * (the client sees it incomplete). It runs on the loop as the socket drains.
+ * done() runs exactly once, whether the body was sent whole, cut short or
+ * never asked for (HEAD, a client gone). Sent with chunked encoding (no
+ * Content-Length), gzipped on the fly when the client accepts gzip. */
+typedef struct httpd_stream {
+        int (*fill)(void *state, strbuf_t *out, size_t want);
+        void (*done)(void *state);
+        void *state;
+} httpd_stream_t;
+
 typedef struct httpd_response {
         unsigned status;           /* HTTP status code */
         const char *content_type;  /* static string */
         strbuf_t body;             /* filled by the handler */
+        httpd_stream_t stream;     /* or this, when stream.fill is set (body stays empty) */
         httpd_header_t headers[HTTPD_MAX_EXTRA_HEADERS]; /* extra headers (e.g. Content-Security-Policy) */
         size_t n_headers;
 } httpd_response_t;
@@ -50,7 +66,7 @@ uint16_t httpd_port(const httpd_t *h);
 typedef struct httpd_deferred httpd_deferred_t;
 
 httpd_deferred_t *httpd_request_defer(const httpd_request_t *req);
-/* Takes resp->body. The deferral is freed once the response is queued. */
+/* Takes resp->body (or resp->stream). The deferral is freed once the response is queued. */
 void httpd_deferred_finish(httpd_deferred_t *d, httpd_response_t *resp);
 
 /* A query parameter of the request, or NULL. */

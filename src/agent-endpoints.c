@@ -25,18 +25,47 @@ bool agent_ready(const agent_t *a, size_t *ret_waiting) {
         return a->cfg && waiting == 0 && synced;
 }
 
-static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
-        agent_t *a = userdata;
-        uint64_t start = mono_usec();
-        metric_set(a->m_in_flight, a->probes_in_flight);
-        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        metrics_render(a->metrics, &resp->body);
+/* A scrape streamed through a metrics cursor: the loop renders
+ * HTTPD_STREAM_FILL_BYTES at a time as the client reads, so probes go on
+ * being timed between pieces even for 10,000 rows. */
+typedef struct metrics_stream {
+        metrics_cursor_t *cursor;
+        uint64_t start_usec;
+        uint64_t bytes;            /* plain text rendered */
+} metrics_stream_t;
+
+static int metrics_stream_fill(void *state, strbuf_t *out, size_t want) {
+        metrics_stream_t *ms = state;
+        size_t before = out->len;
+        int r = metrics_cursor_render(ms->cursor, out, want);
+        ms->bytes += out->len - before;
+        return r;
+}
+
+static void metrics_stream_done(void *state) {
+        metrics_stream_t *ms = state;
         if (log_enabled(LOG_DEBUG)) {
                 char usec[24], bytes[24];
-                snprintf(usec, sizeof usec, "%llu", (unsigned long long) (mono_usec() - start));
-                snprintf(bytes, sizeof bytes, "%zu", resp->body.len);
-                log_event(LOG_DEBUG, "metrics rendered", "usec", usec, "bytes", bytes, NULL);
+                snprintf(usec, sizeof usec, "%llu", (unsigned long long) (mono_usec() - ms->start_usec));
+                snprintf(bytes, sizeof bytes, "%llu", (unsigned long long) ms->bytes);
+                log_event(LOG_DEBUG, "metrics sent", "usec", usec, "bytes", bytes, NULL);
         }
+        metrics_cursor_free(ms->cursor);
+        free(ms);
+}
+
+static void handle_metrics(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {
+        agent_t *a = userdata;
+        metric_set(a->m_in_flight, a->probes_in_flight);
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        metrics_stream_t *ms = calloc(1, sizeof *ms);
+        if (!ms || metrics_cursor_new(a->metrics, &ms->cursor) < 0) {
+                free(ms);
+                resp->body.oom = true; /* answered 503 */
+                return;
+        }
+        ms->start_usec = mono_usec();
+        resp->stream = (httpd_stream_t) { metrics_stream_fill, metrics_stream_done, ms };
 }
 
 static void handle_healthz(const httpd_request_t *req, httpd_response_t *resp, void *userdata) {

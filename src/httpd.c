@@ -17,6 +17,9 @@
 #define HTTPD_CONNECTION_TIMEOUT_SEC 10u
 #define HTTPD_REQUEST_MEMORY_BYTES (32u * 1024u) /* caps request line + headers */
 #define HTTPD_GZIP_MIN_BYTES 512u
+/* A streamed body: plain bytes asked of fill() at a time, and MHD's block. */
+#define HTTPD_STREAM_FILL_BYTES (64u * 1024u)
+#define HTTPD_STREAM_BLOCK_BYTES (64u * 1024u)
 /* bcrypt checks of unknown passwords per second: each costs milliseconds of
  * the loop, so guessing cannot stall probing. */
 #define HTTPD_AUTH_CHECKS_PER_SEC 10u
@@ -78,9 +81,16 @@ static void deferred_unlink(httpd_deferred_t *d) {
         d->prev = d->next = NULL;
 }
 
+static void stream_release(httpd_stream_t *st) {
+        if (st->fill && st->done)
+                st->done(st->state);
+        *st = (httpd_stream_t) { 0 };
+}
+
 static void deferred_free(httpd_deferred_t *d) {
         deferred_unlink(d);
         sb_free(&d->resp.body);
+        stream_release(&d->resp.stream);
         free(d);
 }
 
@@ -158,10 +168,109 @@ static char *gzip_compress(const char *in, size_t len, size_t *ret_len) {
         return out;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, httpd_response_t *resp, bool gzip_ok) {
+/* ---- streamed bodies ---- */
+
+typedef struct body_stream {
+        httpd_stream_t src;
+        bool gzip;                 /* deflating into `pending` */
+        z_stream zs;               /* when gzip */
+        strbuf_t plain;            /* one fill() of plain text, when gzip */
+        strbuf_t pending;          /* bytes for MHD (plain or compressed) */
+        size_t pending_off;        /* of those, already handed to MHD */
+        bool src_done;             /* fill() said the end */
+} body_stream_t;
+
+/* Compresses `in` (Z_FINISH at the end) onto bs->pending. */
+static int stream_deflate(body_stream_t *bs, const char *in, size_t len, bool last) {
+        bs->zs.next_in = (Bytef *) (uintptr_t) in;
+        bs->zs.avail_in = (uInt) len;
+        int flush = last ? Z_FINISH : Z_NO_FLUSH;
+        for (;;) {
+                const size_t room = 32u * 1024u;
+                if (sb_reserve(&bs->pending, room) < 0)
+                        return -ENOMEM;
+                bs->zs.next_out = (Bytef *) bs->pending.data + bs->pending.len;
+                bs->zs.avail_out = (uInt) room;
+                int rc = deflate(&bs->zs, flush);
+                bs->pending.len += room - bs->zs.avail_out;
+                bs->pending.data[bs->pending.len] = '\0';
+                if (rc == Z_STREAM_ERROR)
+                        return -EIO;
+                if (last ? rc == Z_STREAM_END : bs->zs.avail_in == 0 && bs->zs.avail_out != 0)
+                        return 0;
+        }
+}
+
+/* Refills bs->pending once; -errno when the source or memory failed. */
+static int stream_produce(body_stream_t *bs) {
+        sb_reset(&bs->pending);
+        bs->pending_off = 0;
+        strbuf_t *into = bs->gzip ? &bs->plain : &bs->pending;
+        sb_reset(into);
+        int r = bs->src.fill(bs->src.state, into, HTTPD_STREAM_FILL_BYTES);
+        if (r < 0)
+                return r;
+        if (into->oom)
+                return -ENOMEM;
+        bs->src_done = r == 0;
+        if (bs->gzip)
+                return stream_deflate(bs, bs->plain.data ? bs->plain.data : "", bs->plain.len, bs->src_done);
+        return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        body_stream_t *bs = cls;
+        while (bs->pending_off == bs->pending.len && !bs->src_done)
+                if (stream_produce(bs) < 0)
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+        size_t n = bs->pending.len - bs->pending_off;
+        if (n == 0)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n > max)
+                n = max;
+        memcpy(buf, bs->pending.data + bs->pending_off, n);
+        bs->pending_off += n;
+        return (ssize_t) n;
+}
+
+static void stream_free(void *cls) {
+        body_stream_t *bs = cls;
+        if (bs->gzip)
+                deflateEnd(&bs->zs);
+        sb_free(&bs->plain);
+        sb_free(&bs->pending);
+        stream_release(&bs->src);
+        free(bs);
+}
+
+/* An MHD response reading from `st`, which it takes: its done() runs when
+ * MHD lets go of the response, or here on failure. *ret_gzip says whether
+ * the body is gzipped (asked for with `gzip`, and deflate could start). */
+static struct MHD_Response *stream_response(httpd_stream_t *st, bool gzip, bool *ret_gzip) {
+        body_stream_t *bs = calloc(1, sizeof *bs);
+        if (!bs) {
+                stream_release(st);
+                return NULL;
+        }
+        bs->src = *st;
+        *st = (httpd_stream_t) { 0 };
+        sb_init(&bs->plain, 0);
+        sb_init(&bs->pending, 0);
+        bs->gzip = gzip && deflateInit2(&bs->zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+        *ret_gzip = bs->gzip;
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_STREAM_BLOCK_BYTES,
+                                                                   stream_read, bs, stream_free);
+        if (!r)
+                stream_free(bs);
+        return r;
+}
+
+/* An MHD response holding resp->body (taken), gzipped when `gzip_ok` and
+ * worth it. */
+static struct MHD_Response *buffer_response(httpd_response_t *resp, bool gzip_ok, bool *ret_gzip) {
         size_t len = resp->body.len;
         char *body = sb_steal(&resp->body, NULL);
-        bool gzipped = false;
+        *ret_gzip = false;
         if (gzip_ok && body && len >= HTTPD_GZIP_MIN_BYTES) {
                 size_t zlen;
                 char *z = gzip_compress(body, len, &zlen);
@@ -169,15 +278,26 @@ static enum MHD_Result queue(struct MHD_Connection *c, httpd_response_t *resp, b
                         free(body);
                         body = z;
                         len = zlen;
-                        gzipped = true;
+                        *ret_gzip = true;
                 }
         }
         struct MHD_Response *r = body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
                                       : MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
-        if (!r) {
+        if (!r)
                 free(body);
+        return r;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, httpd_response_t *resp, bool gzip_ok) {
+        bool gzipped = false;
+        struct MHD_Response *r;
+        if (resp->stream.fill) {
+                sb_free(&resp->body);
+                r = stream_response(&resp->stream, gzip_ok, &gzipped);
+        } else
+                r = buffer_response(resp, gzip_ok, &gzipped);
+        if (!r)
                 return MHD_NO;
-        }
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -366,17 +486,21 @@ static void update_timer(httpd_t *h);
 void httpd_deferred_finish(httpd_deferred_t *d, httpd_response_t *resp) {
         if (!d || d->finished) {
                 sb_free(&resp->body);
+                stream_release(&resp->stream);
                 return;
         }
         if (!d->connection) {
                 /* The connection went away meanwhile. */
                 sb_free(&resp->body);
+                stream_release(&resp->stream);
                 deferred_free(d);
                 return;
         }
         sb_free(&d->resp.body);
+        stream_release(&d->resp.stream);
         d->resp = *resp;
         sb_init(&resp->body, 0);
+        resp->stream = (httpd_stream_t) { 0 };
         d->finished = true;
         MHD_resume_connection(d->connection);
         /* MHD picks the connection up on its next run. */

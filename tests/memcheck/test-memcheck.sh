@@ -99,6 +99,16 @@ for path in /metrics /api/v1/matrix / /app.js "/probe?target=web" "/probe?target
         curl -s -o /dev/null "http://127.0.0.1:$LISTEN$path"
 done
 curl -s -o /dev/null -H 'Accept-Encoding: gzip' "http://127.0.0.1:$LISTEN/metrics"
+# /metrics is streamed: a HEAD never reads the stream, these clients hang up after its first bytes.
+curl -s -o /dev/null -I "http://127.0.0.1:$LISTEN/metrics"
+/usr/bin/python3 - "$LISTEN" <<'PY'
+import socket, sys
+for encoding in (b"identity", b"gzip"):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nAccept-Encoding: " + encoding + b"\r\n\r\n")
+    s.recv(512)
+    s.close()
+PY
 cp "$tmp/config.json" "$tmp/good.json"
 sed 's/"interval": "1s"/"interval": "2s"/' "$tmp/good.json" > "$tmp/config.json"
 kill -HUP "$daemon"; sleep 2
@@ -107,9 +117,23 @@ kill -HUP "$daemon"; sleep 1
 cp "$tmp/good.json" "$tmp/config.json"
 kill -HUP "$daemon"; sleep 3
 curl -s -o /dev/null "http://127.0.0.1:$LISTEN/metrics"
+# SIGTERM while a scrape is open: a client with a small window reads a little and holds on.
+/usr/bin/python3 - "$LISTEN" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.settimeout(10)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
+s.recv(512)
+time.sleep(6)
+PY
+holder=$!
+pids+=("$holder")
+sleep 1
 kill -TERM "$daemon"
 rc=0
 wait "$daemon" || rc=$?
 [ "$rc" = 0 ] || { cat "$tmp/run.vg" >&2; fail "daemon under memcheck exited $rc (99 = valgrind errors)"; }
-echo "ok: daemon under memcheck: endpoints, /probe, reloads, SIGTERM"
+echo "ok: daemon under memcheck: endpoints, streamed scrapes cut short, /probe, reloads, SIGTERM during a scrape"
 echo "PASS test-memcheck"
