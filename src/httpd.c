@@ -15,7 +15,15 @@
 
 #define HTTPD_MAX_CONNECTIONS 64u
 #define HTTPD_CONNECTION_TIMEOUT_SEC 10u
-#define HTTPD_REQUEST_MEMORY_BYTES (32u * 1024u) /* caps request line + headers */
+/* A request line and its headers longer than this are refused (431). */
+#define HTTPD_MAX_REQUEST_HEAD_BYTES (32u * 1024u)
+/* libmicrohttpd's memory per connection: holds the request head (it refuses
+ * heads that do not fit, above HTTPD_MAX_REQUEST_HEAD_BYTES on_request()
+ * refuses them) and, once answering, the piece of a response being sent. 32
+ * KiB would do for requests but sends a streamed /metrics in ~16 KiB pieces,
+ * a loop iteration each; 128 KiB sends 64 KiB at a time. Pages are touched
+ * only as used. */
+#define HTTPD_CONNECTION_MEMORY_BYTES (128u * 1024u)
 #define HTTPD_GZIP_MIN_BYTES 512u
 /* A streamed body: plain bytes asked of fill() at a time, and MHD's block. */
 #define HTTPD_STREAM_FILL_BYTES (64u * 1024u)
@@ -411,6 +419,21 @@ static bool authorize(httpd_t *h, struct MHD_Connection *c, httpd_response_t *re
         return false;
 }
 
+static enum MHD_Result add_pair_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        size_t *total = cls;
+        *total += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4; /* ": " or "=&", CRLF */
+        return MHD_YES;
+}
+
+/* About the size of the request line and headers as sent (the query string
+ * is counted from its parsed arguments). */
+static size_t request_head_bytes(struct MHD_Connection *c, const char *url, const char *method) {
+        size_t total = strlen(url) + strlen(method) + 16; /* spaces, "HTTP/1.1", CRLF */
+        (void) MHD_get_connection_values(c, MHD_HEADER_KIND, add_pair_bytes, &total);
+        (void) MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_pair_bytes, &total);
+        return total;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -429,7 +452,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         /* First call for a request: only the headers are in. Queuing now would
          * be an "early response", after which libmicrohttpd closes the
-         * connection (no keep-alive, every scrape a new TCP connection). */
+         * connection (no keep-alive, every scrape a new TCP connection): fine
+         * for a head too large to serve. */
+        if (!*con_cls && request_head_bytes(c, url, method) > HTTPD_MAX_REQUEST_HEAD_BYTES) {
+                resp.status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+                sb_puts(&resp.body, "request line and headers exceed 32 KiB\n");
+                return queue(c, &resp, false);
+        }
         if (!*con_cls) {
                 *con_cls = h;
                 sb_free(&resp.body);
@@ -599,7 +628,7 @@ int httpd_new_secure(loop_t *loop, const char *listen_addr, const webconfig_t *w
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTPD_MAX_CONNECTIONS,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTPD_CONNECTION_TIMEOUT_SEC,
-                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTPD_REQUEST_MEMORY_BYTES,
+                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTPD_CONNECTION_MEMORY_BYTES,
                                      MHD_OPTION_ARRAY, tls_options,
                                      MHD_OPTION_END);
         if (!h->daemon) {
