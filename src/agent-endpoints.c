@@ -31,13 +31,16 @@ bool agent_ready(const agent_t *a, size_t *ret_waiting) {
 typedef struct metrics_stream {
         metrics_cursor_t *cursor;
         uint64_t start_usec;
+        uint64_t render_usec;      /* spent in the cursor, of the whole scrape's time */
         uint64_t bytes;            /* plain text rendered */
 } metrics_stream_t;
 
 static int metrics_stream_fill(void *state, strbuf_t *out, size_t want) {
         metrics_stream_t *ms = state;
         size_t before = out->len;
+        uint64_t start = mono_usec();
         int r = metrics_cursor_render(ms->cursor, out, want);
+        ms->render_usec += mono_usec() - start;
         ms->bytes += out->len - before;
         return r;
 }
@@ -45,10 +48,11 @@ static int metrics_stream_fill(void *state, strbuf_t *out, size_t want) {
 static void metrics_stream_done(void *state) {
         metrics_stream_t *ms = state;
         if (log_enabled(LOG_DEBUG)) {
-                char usec[24], bytes[24];
+                char usec[24], render_usec[24], bytes[24];
                 snprintf(usec, sizeof usec, "%llu", (unsigned long long) (mono_usec() - ms->start_usec));
+                snprintf(render_usec, sizeof render_usec, "%llu", (unsigned long long) ms->render_usec);
                 snprintf(bytes, sizeof bytes, "%llu", (unsigned long long) ms->bytes);
-                log_event(LOG_DEBUG, "metrics sent", "usec", usec, "bytes", bytes, NULL);
+                log_event(LOG_DEBUG, "metrics sent", "usec", usec, "render_usec", render_usec, "bytes", bytes, NULL);
         }
         metrics_cursor_free(ms->cursor);
         free(ms);
