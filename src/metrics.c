@@ -14,7 +14,6 @@ struct metric {
         metric_t *prev, *next;     /* creation order */
         metric_t *hash_next;       /* chain in family->slots */
         uint32_t generation;
-        uint64_t seq;              /* creation number in the registry, from 1 */
         double value;              /* counter, gauge */
         double sum;                /* histogram */
         uint64_t count;            /* histogram */
@@ -46,17 +45,16 @@ struct metrics {
         uint32_t generation;
         size_t last_render_len;    /* bytes of the last render, to size the next buffer */
         metrics_cursor_t *cursors; /* open, so metric_remove() can step them over a removed series */
-        uint64_t last_seq;         /* of the newest series */
 };
 
 struct metrics_cursor {
         metrics_t *registry;       /* NULL once the registry is freed: the cursor is at its end */
         metric_family_t *family;   /* the family being rendered, or the last one rendered */
         metric_t *next;            /* the next series of `family` to render; NULL: the family is done */
+        metric_t *stop;            /* the family's last series when the cursor reached it: series
+                                    * appended later (one removed and created again, too) are not
+                                    * rendered, so none appears twice */
         size_t le_max;             /* longest "le" value of `family` */
-        uint64_t seq_limit;        /* of `family`, only series created before the cursor reached
-                                    * it are rendered: one removed and created again while the
-                                    * family is being rendered does not appear twice */
         bool started, done;
         metrics_cursor_t *prev_cursor, *next_cursor;
 };
@@ -289,7 +287,6 @@ static int series_lookup(metric_family_t *f, const char *const *label_values, bo
         }
         s->hash = h;
         s->generation = f->registry->generation;
-        s->seq = ++f->registry->last_seq;
         size_t i = (size_t) h & (f->n_slots - 1);
         s->hash_next = f->slots[i];
         f->slots[i] = s;
@@ -316,9 +313,13 @@ void metric_remove(metric_t *s) {
         if (!s)
                 return;
         metric_family_t *f = s->family;
-        for (metrics_cursor_t *c = f->registry->cursors; c; c = c->next_cursor)
+        /* Keep open cursors on series that exist: [next, stop] stays the rest of the family. */
+        for (metrics_cursor_t *c = f->registry->cursors; c; c = c->next_cursor) {
                 if (c->next == s)
-                        c->next = s->next;
+                        c->next = s == c->stop ? NULL : s->next;
+                else if (c->stop == s)
+                        c->stop = s->prev;
+        }
         metric_t **pp = &f->slots[s->hash & (f->n_slots - 1)];
         while (*pp && *pp != s)
                 pp = &(*pp)->hash_next;
@@ -645,9 +646,9 @@ int metrics_cursor_render(metrics_cursor_t *c, strbuf_t *out, size_t budget) {
                 if (out->len - start >= budget)
                         return 1;
                 if (c->next) {
-                        if (c->next->seq <= c->seq_limit)
-                                render_series(c->family, c->next, c->le_max, out);
-                        c->next = c->next->next;
+                        const metric_t *s = c->next;
+                        render_series(c->family, s, c->le_max, out);
+                        c->next = s == c->stop ? NULL : s->next;
                         continue;
                 }
                 /* The next family with series. */
@@ -660,11 +661,11 @@ int metrics_cursor_render(metrics_cursor_t *c, strbuf_t *out, size_t budget) {
                 }
                 if (f->collect)
                         f->collect(f, f->collect_userdata);
-                c->seq_limit = c->registry->last_seq;
                 if (f->first) {
                         render_family_header(f, out);
                         c->le_max = family_le_max(f);
                         c->next = f->first;
+                        c->stop = f->last;
                 }
         }
         return out->oom ? -ENOMEM : 0;
