@@ -78,8 +78,8 @@ int metrics_render(metrics_t *m, strbuf_t *out);
  * or the end is reached. Returns 1 while there is more, 0 at the end, -ENOMEM.
  * Values are read as each series is rendered. A series removed while a cursor
  * is open is stepped over; one added meanwhile appears only if its family was
- * not reached yet; no series is rendered twice. A cursor outlives its registry harmlessly (it is
- * then at its end). */
+ * not reached yet; no series is rendered twice. A cursor outlives its
+ * registry harmlessly (it is then at its end). */
 typedef struct metrics_cursor metrics_cursor_t;
 int metrics_cursor_new(metrics_t *m, metrics_cursor_t **ret);
 int metrics_cursor_render(metrics_cursor_t *c, strbuf_t *out, size_t budget);
