@@ -95,10 +95,11 @@ need_python() {
 }
 
 # Stops the given pids: SIGTERM, wait up to 3 s, then SIGKILL.
+# NC_STOP_GRACE_MS (default 3000) is that wait, longer under valgrind.
 nc_stop_pids() {
         local pid deadline
         for pid in "$@"; do kill -TERM "$pid" 2>/dev/null; done
-        deadline=$(($(now_ms) + 3000))
+        deadline=$(($(now_ms) + ${NC_STOP_GRACE_MS:-3000}))
         for pid in "$@"; do
                 while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do sleep 0.05; done
                 kill -KILL "$pid" 2>/dev/null
