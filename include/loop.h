@@ -1,5 +1,6 @@
-/* The daemon's single event loop: epoll for fds, one timerfd for all timers
- * (a min-heap on CLOCK_MONOTONIC microseconds), signalfd for signals.
+/* The daemon's single event loop: epoll for fds, timers in a min-heap on
+ * CLOCK_MONOTONIC microseconds (the next one waited for with epoll_pwait2's
+ * timeout when it is near, with one timerfd otherwise), signalfd for signals.
  *
  * Invariants:
  *  - Nothing registered with the loop may block.

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -54,6 +55,7 @@ struct loop {
         watcher_kind_t timerfd_tag;   /* data.ptr target for the timerfd */
         watcher_kind_t signalfd_tag;  /* data.ptr target for the signalfd */
         uint64_t timerfd_deadline;    /* what timer_fd is armed for; 0 = disarmed */
+        bool no_pwait2;               /* the kernel lacks epoll_pwait2 (< 5.11): timerfd only */
         loop_timer_t **heap;          /* min-heap on deadline */
         size_t heap_len, heap_alloc;
         sigset_t signals;
@@ -324,13 +326,42 @@ int loop_signal_add(loop_t *l, int signo, loop_signal_cb cb, void *userdata) {
 
 /* ---- running ---- */
 
-int loop_run_once(loop_t *l, uint64_t max_wait_usec) {
-        struct epoll_event events[LOOP_MAX_EVENTS];
+/* The next timer closer than this is waited for with epoll_pwait2()'s own
+ * timeout: no timerfd_settime() and no read() of the timerfd per wake-up, two
+ * of the ~10 system calls a probe costs at high rates. Its wake-up slack is
+ * the larger of 0.1 % of the wait and the thread's timer slack (50 µs), so
+ * this bound keeps it at 50 µs; farther timers use the timerfd, which has
+ * none, and whose re-arming is rare there. Microseconds. */
+#define LOOP_SHORT_WAIT_USEC (50 * USEC_PER_MSEC)
+
+/* epoll_wait() for at most `max_wait_usec` and until the next timer is due. */
+static int wait_events(loop_t *l, struct epoll_event *events, uint64_t max_wait_usec) {
+        if (!l->no_pwait2 && l->heap_len > 0) {
+                uint64_t now = mono_usec(), next = l->heap[0]->deadline;
+                uint64_t wait = next > now ? next - now : 0;
+                if (wait < LOOP_SHORT_WAIT_USEC) {
+                        if (wait > max_wait_usec)
+                                wait = max_wait_usec;
+                        struct timespec ts = { .tv_sec = (time_t) (wait / USEC_PER_SEC),
+                                               .tv_nsec = (long) (wait % USEC_PER_SEC) * 1000L };
+                        int n = epoll_pwait2(l->epoll_fd, events, LOOP_MAX_EVENTS, &ts, NULL);
+                        if (n >= 0 || errno != ENOSYS)
+                                return n;
+                        l->no_pwait2 = true;
+                }
+        }
+        /* A timerfd armed earlier for a timer since disarmed or moved may
+         * still wake the loop once: harmless, run_timers() finds nothing due. */
         rearm_timerfd(l);
         int timeout_ms = (int) ((max_wait_usec + 999) / 1000);
         if (max_wait_usec == UINT64_MAX || max_wait_usec / 1000 > INT32_MAX)
                 timeout_ms = -1;
-        int n = epoll_wait(l->epoll_fd, events, LOOP_MAX_EVENTS, timeout_ms);
+        return epoll_wait(l->epoll_fd, events, LOOP_MAX_EVENTS, timeout_ms);
+}
+
+int loop_run_once(loop_t *l, uint64_t max_wait_usec) {
+        struct epoll_event events[LOOP_MAX_EVENTS];
+        int n = wait_events(l, events, max_wait_usec);
         if (n < 0) {
                 if (errno == EINTR)
                         return 0;
