@@ -55,7 +55,7 @@ struct loop {
         watcher_kind_t timerfd_tag;   /* data.ptr target for the timerfd */
         watcher_kind_t signalfd_tag;  /* data.ptr target for the signalfd */
         uint64_t timerfd_deadline;    /* what timer_fd is armed for; 0 = disarmed */
-        bool no_pwait2;               /* the kernel lacks epoll_pwait2 (< 5.11): timerfd only */
+        bool no_pwait2;               /* epoll_pwait2 unavailable (kernel, seccomp): timerfd only */
         loop_timer_t **heap;          /* min-heap on deadline */
         size_t heap_len, heap_alloc;
         sigset_t signals;
@@ -345,7 +345,9 @@ static int wait_events(loop_t *l, struct epoll_event *events, uint64_t max_wait_
                         struct timespec ts = { .tv_sec = (time_t) (wait / USEC_PER_SEC),
                                                .tv_nsec = (long) (wait % USEC_PER_SEC) * 1000L };
                         int n = epoll_pwait2(l->epoll_fd, events, LOOP_MAX_EVENTS, &ts, NULL);
-                        if (n >= 0 || errno != ENOSYS)
+                        /* ENOSYS: a kernel before 5.11; EPERM: a seccomp profile that
+                         * predates the call (container runtimes' defaults did). */
+                        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
                                 return n;
                         l->no_pwait2 = true;
                 }
