@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchnet.h"
+
 #define BUF_MAX (1u << 20)
 #define MAX_CONNS 64
 
@@ -50,12 +52,6 @@ static size_t request_len;
 static long ok, bad, errors;
 static uint64_t *lat;
 static long n_lat;
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static int conn_open(int ep, conn_t *c) {
         c->fd = socket(target->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -190,13 +186,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench-load: RATE in (0, 10^6], COUNT >= 1, CONNS 1..%d\n", MAX_CONNS);
                 return 2;
         }
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-        int r = getaddrinfo(argv[1], argv[2], &hints, &target);
-        if (r != 0) {
-                fprintf(stderr, "bench-load: %s port %s: %s\n", argv[1], argv[2], gai_strerror(r));
+        if (!(target = bench_resolve("bench-load", argv[1], argv[2], SOCK_STREAM)))
                 return 2;
-        }
         int hn = snprintf(request, sizeof request,
                           "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: netcanary-bench-load\r\nAccept: */*\r\n\r\n",
                           path, strchr(host, ':') ? "[::1]" : host, argv[2]);
@@ -220,11 +211,11 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         }
-        uint64_t start = now_nsec();
+        uint64_t start = bench_now_nsec();
         uint64_t give_up = start + (uint64_t) ((double) count / rate * 1e9) + 30000000000ull;
         long sent = 0, done = 0;
         while (done < count) {
-                uint64_t now = now_nsec();
+                uint64_t now = bench_now_nsec();
                 if (now > give_up)
                         break;
                 /* Send whatever is due on free connections. */
@@ -257,7 +248,7 @@ int main(int argc, char **argv) {
                 int timeout_ms = 100;
                 if (sent < count) {
                         uint64_t due = start + (uint64_t) ((double) sent / rate * 1e9);
-                        now = now_nsec();
+                        now = bench_now_nsec();
                         timeout_ms = due > now ? (int) ((due - now + 999999) / 1000000) : 0;
                         if (timeout_ms > 100)
                                 timeout_ms = 100;
@@ -285,7 +276,7 @@ int main(int argc, char **argv) {
                         }
                         int a = c->busy ? conn_answer(c, scratch) : 0;
                         if (a == 1) {
-                                uint64_t t = now_nsec();
+                                uint64_t t = bench_now_nsec();
                                 lat[n_lat++] = t - c->sent_at;
                                 c->busy = false;
                                 done++;
@@ -299,7 +290,7 @@ int main(int argc, char **argv) {
                         }
                 }
         }
-        double elapsed = (double) (now_nsec() - start) / 1e9;
+        double elapsed = (double) (bench_now_nsec() - start) / 1e9;
         errors += count - done;
         qsort(lat, (size_t) n_lat, sizeof *lat, cmp_u64);
         double p50 = n_lat ? (double) lat[n_lat / 2] / 1e3 : 0, p99 = n_lat ? (double) lat[(n_lat * 99) / 100] / 1e3 : 0;

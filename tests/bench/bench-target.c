@@ -22,34 +22,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "benchnet.h"
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) {
         (void) sig;
         stop = 1;
-}
-
-static int bind_on(const char *addr, const char *port, int type) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = type,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-        struct addrinfo *ai = NULL;
-        int r = getaddrinfo(addr, port, &hints, &ai);
-        if (r != 0) {
-                fprintf(stderr, "bench-target: %s port %s: %s\n", addr, port, gai_strerror(r));
-                return -1;
-        }
-        int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int one = 1;
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || (type == SOCK_STREAM && listen(fd, 4096) < 0)) {
-                fprintf(stderr, "bench-target: %s %s port %s: %s\n", type == SOCK_STREAM ? "tcp" : "udp", addr,
-                        port, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                fd = -1;
-        }
-        freeaddrinfo(ai);
-        return fd;
 }
 
 int main(int argc, char **argv) {
@@ -62,8 +41,8 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGALRM, &sa, NULL);
         alarm(argc > 4 ? (unsigned) atoi(argv[4]) : 600u);
-        int tfd = bind_on(argv[1], argv[2], SOCK_STREAM);
-        int ufd = bind_on(argv[1], argv[2], SOCK_DGRAM);
+        int tfd = bench_bind("bench-target", argv[1], argv[2], SOCK_STREAM, 4096);
+        int ufd = bench_bind("bench-target", argv[1], argv[2], SOCK_DGRAM, 0);
         if (tfd < 0 || ufd < 0)
                 return 1;
         int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -22,13 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Nanoseconds on the monotonic clock. */
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
+#include "benchnet.h"
 
+/* Nanoseconds on the monotonic clock. */
 /* Writes the query for NAME (type A, class IN) into buf; its length, or -1. */
 static int build_query(const char *name, uint16_t id, unsigned char *buf, size_t size) {
         size_t len = 12;
@@ -118,7 +114,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "dns-rtt: invalid name %s\n", name);
                         return 2;
                 }
-                uint64_t t0 = now_nsec();
+                uint64_t t0 = bench_now_nsec();
                 if (send(fd, q, (size_t) qlen, 0) != qlen) {
                         perror("dns-rtt: send");
                         return 1;
@@ -132,7 +128,7 @@ int main(int argc, char **argv) {
                                 break;
                         }
                         if (n >= 12 && a[0] == q[0] && a[1] == q[1]) {
-                                rtt[got++] = (double) (now_nsec() - t0) / 1e3;
+                                rtt[got++] = (double) (bench_now_nsec() - t0) / 1e3;
                                 break;
                         }
                         /* a late answer to an earlier query: keep waiting */

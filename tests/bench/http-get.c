@@ -27,15 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchnet.h"
+
 #define RESP_MAX 65536
 
 /* Nanoseconds on the monotonic clock. */
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* Length of a complete response in buf (headers + Content-Length body), 0 if
  * more is needed, -1 if it cannot be parsed. */
 static long complete_length(const char *buf, size_t len) {
@@ -61,7 +57,7 @@ static long complete_length(const char *buf, size_t len) {
 static uint64_t one_get(const struct addrinfo *ai, const char *req, size_t req_len) {
         static char buf[RESP_MAX];
         struct timeval tv = { .tv_sec = 1 };
-        uint64_t t0 = now_nsec();
+        uint64_t t0 = bench_now_nsec();
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return 0;
@@ -87,7 +83,7 @@ static uint64_t one_get(const struct addrinfo *ai, const char *req, size_t req_l
                 if (len == sizeof buf)
                         goto done;
         }
-        took = now_nsec() - t0;
+        took = bench_now_nsec() - t0;
         if (took > 1000000000u)
                 took = 0;
 done:;
@@ -108,14 +104,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "http-get: COUNT must be >= 1 and GAP-USEC >= 0\n");
                 return 2;
         }
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-        struct addrinfo *ai = NULL;
-        int r = getaddrinfo(argv[1], argv[2], &hints, &ai);
-        if (r != 0) {
-                fprintf(stderr, "http-get: %s port %s: %s\n", argv[1], argv[2], gai_strerror(r));
+        struct addrinfo *ai = bench_resolve("http-get", argv[1], argv[2], SOCK_STREAM);
+        if (!ai)
                 return 2;
-        }
         bool v6 = ai->ai_family == AF_INET6;
         char req[1024];
         int req_len = snprintf(req, sizeof req,

@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "benchnet.h"
+
 #define MAX_EVENTS 64
 #define REQ_MAX 8192
 
@@ -38,28 +40,6 @@ typedef struct conn {
         size_t len;
         char buf[REQ_MAX];
 } conn_t;
-
-static int listen_on(const char *addr, const char *port) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-        struct addrinfo *ai = NULL;
-        int r = getaddrinfo(addr, port, &hints, &ai);
-        if (r != 0) {
-                fprintf(stderr, "http-server: %s port %s: %s\n", addr, port, gai_strerror(r));
-                return -1;
-        }
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int one = 1;
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 512) < 0) {
-                fprintf(stderr, "http-server: listen on %s port %s: %s\n", addr, port, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                fd = -1;
-        }
-        freeaddrinfo(ai);
-        return fd;
-}
 
 static void conn_close(int ep, conn_t *c) {
         epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -96,7 +76,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         alarm(argc > 4 ? (unsigned) atoi(argv[4]) : 600u);
-        int lfd = listen_on(argv[1], argv[2]);
+        int lfd = bench_bind("http-server", argv[1], argv[2], SOCK_STREAM, 512);
         if (lfd < 0)
                 return 1;
         int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -23,17 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t t) {
-        struct timespec ts = { .tv_sec = (time_t) (t / 1000000000u), .tv_nsec = (long) (t % 1000000000u) };
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                ;
-}
+#include "benchnet.h"
 
 int main(int argc, char **argv) {
         if (argc < 3 || argc > 5) {
@@ -46,18 +36,13 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "tcp-connect: COUNT 1..10^7, GAP-USEC 0..10^7\n");
                 return 2;
         }
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-        struct addrinfo *ai = NULL;
-        int r = getaddrinfo(argv[1], argv[2], &hints, &ai);
-        if (r != 0) {
-                fprintf(stderr, "tcp-connect: %s port %s: %s\n", argv[1], argv[2], gai_strerror(r));
+        struct addrinfo *ai = bench_resolve("tcp-connect", argv[1], argv[2], SOCK_STREAM);
+        if (!ai)
                 return 2;
-        }
         long ok = 0, failed = 0;
-        uint64_t next = now_nsec();
+        uint64_t next = bench_now_nsec();
         for (long i = 0; i < count; i++) {
-                sleep_until(next);
+                bench_sleep_until(next);
                 next += (uint64_t) gap * 1000u;
                 int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0) {
@@ -66,9 +51,9 @@ int main(int argc, char **argv) {
                 }
                 struct timeval tv = { .tv_sec = 1 };
                 (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-                uint64_t t0 = now_nsec();
+                uint64_t t0 = bench_now_nsec();
                 int c = connect(fd, ai->ai_addr, ai->ai_addrlen);
-                uint64_t t1 = now_nsec();
+                uint64_t t1 = bench_now_nsec();
                 struct linger lg = { .l_onoff = 1, .l_linger = 0 };
                 (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
                 close(fd);
