@@ -15,7 +15,9 @@ cd "$(dirname "$0")"
 BUILD_DIR=${BUILD_DIR:-build}
 ASAN_DIR=${ASAN_DIR:-build-asan}
 
-BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
+# What `run` needs to configure and build the daemon (tests/build/ proves this list
+# is enough: it configures a fresh build seeing only these packages' pkg-config files).
+BUILD_PACKAGES=(gcc pkg-config meson ninja-build python3 libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
                procps psmisc openssl nodejs chromium valgrind
@@ -43,13 +45,16 @@ ensure_packages() {
         [ "$created_policy" -eq 0 ] || rm -f "$policy"
 }
 
-# build DIR [meson options...]
+# build DIR [meson options...]: configures DIR when new; an existing DIR gets the
+# options given (e.g. -Dtests=enabled after `run` configured it without cmocka).
 build() {
         local dir=$1
         shift
         if [ ! -f "$dir/build.ninja" ]; then
                 log "configuring $dir $*"
                 meson setup "$dir" "$@" >&2
+        elif [ $# -gt 0 ]; then
+                meson configure "$dir" "$@" >&2
         fi
         log "building $dir"
         ninja -C "$dir" >&2
@@ -92,7 +97,7 @@ test)
                 npm ci --prefix tests/deploy --no-audit --no-fund >&2
         fi
         status=0
-        build "$BUILD_DIR"
+        build "$BUILD_DIR" -Dtests=enabled
         rm -f "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json"
         log "test suite (release build)"
         meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=$?
@@ -100,7 +105,7 @@ test)
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
         # exercise the binary differently, the soak, whose budgets are for release
         # builds, or the bounded fuzzing, whose clang build is ASan+UBSan already).
-        build "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+        build "$ASAN_DIR" -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
