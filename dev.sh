@@ -109,7 +109,7 @@ test)
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
-                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing "$@" || status=$?
+                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing --no-suite build "$@" || status=$?
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
