@@ -104,7 +104,8 @@ test)
         # The same suites once more with AddressSanitizer and UBSan (not the
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
         # exercise the binary differently, the soak, whose budgets are for release
-        # builds, or the bounded fuzzing, whose clang build is ASan+UBSan already).
+        # builds, the bounded fuzzing, whose clang build is ASan+UBSan already, or
+        # the build-packages check, which builds its own release tree).
         build "$ASAN_DIR" -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
