@@ -1,4 +1,4 @@
-/* The configuration contract (DESIGN §2): parse, validate, expand per identity.
+/* The configuration contract (contract §2): parse, validate, expand per identity.
  *
  * Parsing never stops at the first problem: every error is collected with the
  * JSON path it concerns ("matrix[3].to: unknown target \"metrics-svc\""), so

@@ -1,5 +1,5 @@
 /* The only place that turns probe outcomes into verdicts, mismatches and
- * "verified" (DESIGN §1). Pure logic, no I/O. */
+ * "verified" (contract §1). Pure logic, no I/O. */
 #pragma once
 
 #include <stdbool.h>
@@ -39,7 +39,7 @@ const char *outcome_name(outcome_t o);
 const char *verdict_name(verdict_t v);       /* "unknown" for VERDICT_UNKNOWN */
 const char *mismatch_name(mismatch_t m);     /* "none" for MISMATCH_NONE */
 
-/* DESIGN §1: connected/bad_response -> allowed; timeout/unreachable/refused ->
+/* contract §1: connected/bad_response -> allowed; timeout/unreachable/refused ->
  * denied (refused -> allowed when the target says "refused_means": "allowed");
  * dns_error/local_error -> inconclusive. */
 verdict_t verdict_from_outcome(outcome_t o, bool refused_means_allowed);

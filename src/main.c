@@ -1,4 +1,4 @@
-/* netcanary: command line (DESIGN §3). */
+/* netcanary: command line (contract §3). */
 #include <ares.h>
 #include <curl/curl.h>
 #include <errno.h>

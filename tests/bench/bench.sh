@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 9, DESIGN §6): netcanary side by side with
+# The benchmark suite (issue 9, contract §6): netcanary side by side with
 # Debian's prometheus-blackbox-exporter on the same loopback targets, and
 # against the bare syscalls. Prints the machine, the versions and ONE table;
 # every figure is a pair or a ratio measured in the same run, repeated
@@ -13,7 +13,7 @@
 #   netcanary instances                                                        :+20 .. +29
 #   dns-latency.sh / http-latency.sh, called as they are: 20400-20407 / 20410-20414
 #
-# Figures (the table says which DESIGN/issue target each one is held to):
+# Figures (the table says which contract/issue target each one is held to):
 #  1. CPU seconds per 1,000 probes, tcp / dns / http: netcanary runs 50 rows
 #     every 100 ms (500 probes/s) for BENCH_CPU_SECS; utime+stime from
 #     /proc/PID/stat before/after, probes from netcanary_probes_total. Then

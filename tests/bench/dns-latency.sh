@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNS latency benchmark (issue 3, DESIGN §6): is the latency netcanary reports
+# DNS latency benchmark (issue 3, contract §6): is the latency netcanary reports
 # for a DNS server the network round trip, or does it add loop overhead?
 # Goal: netcanary's median within 20 µs of a bare UDP round trip on the same
 # local server.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP latency benchmark (issue 4, DESIGN §6): is the latency netcanary reports
+# HTTP latency benchmark (issue 4, contract §6): is the latency netcanary reports
 # for an HTTP target what a bare GET costs, or does it add loop/curl overhead?
 # Goal: netcanary's median within 40 µs of a bare GET on the same local server.
 #

@@ -1,5 +1,5 @@
 // tests/deploy: every PromQL expression of the dashboard and of the rules,
-// run against a real Prometheus scraping real netcanary agents (DESIGN §7.4).
+// run against a real Prometheus scraping real netcanary agents (contract §7.4).
 //
 // Scenario, all on 127.0.0.1, ports 19700-19799:
 //   Prometheus :19700, scrape and rule evaluation every 1 s, the rule file of

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers for netcanary's DNS tests (issue 3, DESIGN §7.2/§7.3): a real unbound
+# Helpers for netcanary's DNS tests (issue 3, contract §7.2/§7.3): a real unbound
 # started by the test on loopback (or inside a network namespace the test
 # made), netcanary pointed at it, assertions through `once --format json`,
 # /metrics and /api/v1/matrix.

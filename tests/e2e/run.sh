@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# netcanary end-to-end policy testbed (DESIGN §7.3, issue 5).
+# netcanary end-to-end policy testbed (contract §7.3, issue 5).
 #
 # Builds the nearest thing to a Kubernetes cluster that one machine can run,
 # entirely inside network namespaces this script creates:

@@ -17,8 +17,8 @@
  *                                 allocation's backtrace and, replacement
  *                                 build, those of the blocks it leaked
  *
- * Operations: config-parse (the DESIGN example, then a config with a key
- * spelled with an escape), config-load (the DESIGN example from a file),
+ * Operations: config-parse (the contract's example, then a config with a key
+ * spelled with an escape), config-load (the contract's example from a file),
  * metrics (a populated registry rendered), loop (loop, timers, an fd watcher,
  * a signal, the scheduler, the resolver with literal lookups, resolv.conf),
  * agent (agent_new on loopback, HTTP requests to /metrics, /api/v1/matrix,
@@ -177,7 +177,7 @@ static int finish_config(int r, config_t *cfg, config_errors_t *errs) {
 }
 
 /* A key spelled with an escape ("u"): the duplicate-key scan decodes it,
- * allocations the DESIGN example does not make. */
+ * allocations the contract's example does not make. */
 static const char escaped_key_config[] =
         "{\"targets\": {\"t\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19421}},"
         " \"\\u0075\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19422}}},"

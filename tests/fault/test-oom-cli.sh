@@ -2,7 +2,7 @@
 # Fault: out-of-memory in whole netcanary processes (issue 10, Robustness).
 # libfailmalloc.so (failmalloc.c, LD_PRELOAD) makes the n-th allocation of
 # the process fail, for n = 1..K where K is what a clean run allocates:
-#   netcanary check --config <the DESIGN example>
+#   netcanary check --config <the contract's example>
 #       exit 0 with exactly the clean run's output, or exit 2 with a message
 #       on stderr; never a signal, never a partial plan with exit 0
 #   netcanary once --config <loopback rows> --format table|json|junit

@@ -1,4 +1,4 @@
-/* Fuzz target: the config contract (DESIGN §2). Arbitrary bytes go through
+/* Fuzz target: the config contract (contract §2). Arbitrary bytes go through
  * config_parse(); an accepted config must satisfy the invariants the rest of
  * the daemon relies on, and is planned for fixed identities and freed. Every
  * rejection must carry at least one message. The same bytes, NUL-terminated,

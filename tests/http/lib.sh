@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers for netcanary's HTTP probe tests (issue 4, DESIGN §7.2): the test
+# Helpers for netcanary's HTTP probe tests (issue 4, contract §7.2): the test
 # server tests/http/server.py started by the test on loopback (or inside a
 # network namespace the test made), netcanary pointed at it, assertions through
 # `once --format json`, /metrics, /api/v1/matrix and /probe.

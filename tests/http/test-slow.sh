@@ -6,7 +6,7 @@
 #                         made, so the network let the probe through (verdict
 #                         allowed); an allow row is met, a deny row is
 #                         unexpected_allow. `timeout` is kept for probes that
-#                         never got a TCP connection (DESIGN §1).
+#                         never got a TCP connection (contract §1).
 #   a server that closes mid-response (Content-Length 1000, 10 bytes, close)
 #                      -> bad_response, the log says why
 #   a server that accepts and closes without a word -> bad_response

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2317 # helpers are called through wait_for/check
-# Shared helpers for netcanary's loopback integration tests (DESIGN §7.2).
+# Shared helpers for netcanary's loopback integration tests (contract §7.2).
 #
 # Each test script sources this file and calls `nc_init K`, which claims the
 # port block 21K00-21K99 on 127.0.0.1/::1 (so scripts run in parallel;

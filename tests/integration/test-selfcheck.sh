@@ -88,7 +88,7 @@ for t in self-tcp4 self-udp4 self-tcp6 self-udp6; do
         expect_eq "netcanary_verdict{to=$t,verdict=denied}" "$v" 0
 done
 
-# per-row series of DESIGN §4
+# per-row series of contract §4
 for t in self-tcp4 self-udp6; do
         v=$(metric_value netcanary_last_probe_timestamp_seconds to="$t" <<<"$S")
         expect_num "last_probe_timestamp_seconds{to=$t} is a unix time" "${v:-}" '>' 1500000000

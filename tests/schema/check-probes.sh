@@ -166,7 +166,7 @@ f=$(make_case control "$ok_interval" "$ok_port" "$ok_echo" "$ok_from" "$ok_extra
 schema_ok "$f" "control config"
 check_ok "$f" "control config"
 
-# Every key of "agent" is optional (DESIGN §2 gives defaults), so an agent
+# Every key of "agent" is optional (contract §2 gives defaults), so an agent
 # block without "listen" must be accepted too.
 f="$tmp/agent-without-listen.json"
 cat >"$f" <<'EOF'

@@ -1,5 +1,5 @@
-/* Unit tests for config.c (DESIGN §2): every bad input names its JSON path and
- * a reason; the DESIGN example parses to the expected fields; per-identity
+/* Unit tests for config.c (contract §2): every bad input names its JSON path and
+ * a reason; the contract's example parses to the expected fields; per-identity
  * plans; the embedded default; caps; durations. */
 #include <errno.h>
 #include <fcntl.h>
@@ -813,7 +813,7 @@ static void test_timeout_equal_interval(void **state)
 
 static void test_kubernetes_servers(void **state)
 {
-        /* DESIGN §2 allows "servers": "kubernetes:NS/NAME". A build without the
+        /* contract §2 allows "servers": "kubernetes:NS/NAME". A build without the
          * Kubernetes integration may refuse it, but then with a message that
          * says so at the right path; if it accepts it, the Service is kept. */
         config_errors_t errs;

@@ -1,4 +1,4 @@
-/* Unit tests for results.c (DESIGN §1): the verdict table, combining
+/* Unit tests for results.c (contract §1): the verdict table, combining
  * addresses, mismatches, confirm hysteresis and positive-control evidence. */
 #include <arpa/inet.h>
 #include <errno.h>
