@@ -478,6 +478,28 @@ static char *put_u64_raw(char *p, uint64_t v) {
         return p + format_u64(p, v);
 }
 
+/* `units` / 10^digits as a decimal fraction: the integer part, then '.' and
+ * the fraction's digits without trailing zeros (none when it is whole).
+ * digits is 1..9. */
+static char *put_fixed_raw(char *p, uint64_t units, int digits) {
+        uint64_t scale = 1;
+        for (int k = 0; k < digits; k++)
+                scale *= 10;
+        p = put_u64_raw(p, units / scale);
+        char frac[9];
+        uint64_t f = units % scale;
+        for (int k = digits - 1; k >= 0; k--, f /= 10)
+                frac[k] = (char) ('0' + f % 10);
+        size_t n = (size_t) digits;
+        while (n > 0 && frac[n - 1] == '0')
+                n--;
+        if (n > 0) {
+                *p++ = '.';
+                p = put_raw(p, frac, n);
+        }
+        return p;
+}
+
 /* Integers and whole microseconds (durations, timestamps) without printf;
  * anything else as sb_put_double() writes it. */
 static char *put_value_raw(char *p, double v) {
@@ -489,39 +511,13 @@ static char *put_value_raw(char *p, double v) {
                  * enough, without printf. */
                 double scaled = v * 1e9;
                 uint64_t nsec = (uint64_t) (scaled + 0.5);
-                if (fabs(scaled - (double) nsec) < 1e-3) {
-                        p = put_u64_raw(p, nsec / 1000000000);
-                        char frac[9];
-                        uint64_t f = nsec % 1000000000;
-                        for (int k = 8; k >= 0; k--, f /= 10)
-                                frac[k] = (char) ('0' + f % 10);
-                        size_t n = 9;
-                        while (n > 0 && frac[n - 1] == '0')
-                                n--;
-                        if (n > 0) {
-                                *p++ = '.';
-                                p = put_raw(p, frac, n);
-                        }
-                        return p;
-                }
+                if (fabs(scaled - (double) nsec) < 1e-3)
+                        return put_fixed_raw(p, nsec, 9);
         }
         if (v > 0 && v < 9e12) {
                 uint64_t usec = (uint64_t) (v * 1e6 + 0.5);
-                if ((double) usec / 1e6 == v) {
-                        p = put_u64_raw(p, usec / 1000000);
-                        char frac[6];
-                        uint64_t f = usec % 1000000;
-                        for (int k = 5; k >= 0; k--, f /= 10)
-                                frac[k] = (char) ('0' + f % 10);
-                        size_t n = 6;
-                        while (n > 0 && frac[n - 1] == '0')
-                                n--;
-                        if (n > 0) {
-                                *p++ = '.';
-                                p = put_raw(p, frac, n);
-                        }
-                        return p;
-                }
+                if ((double) usec / 1e6 == v)
+                        return put_fixed_raw(p, usec, 6);
         }
         strbuf_t tmp;
         char buf[VALUE_MAX_CHARS + 8];

@@ -167,6 +167,42 @@ static void test_render_gauge_no_labels(void **state)
         metrics_free(m);
 }
 
+/* Values rendered without printf: whole numbers, nanosecond fractions (below
+ * 9e9) and microsecond fractions (9e9 .. 9e12) print their shortest exact
+ * decimal, with no trailing zeros. */
+static void test_render_fixed_fractions(void **state)
+{
+        static const struct {
+                double value;
+                const char *text;
+        } cases[] = {
+                { 3, "3" },
+                { 0.000123456, "0.000123456" },
+                { 0.5, "0.5" },
+                { 12.000001, "12.000001" },
+                { 1e10 + 0.25, "10000000000.25" },
+                { 1e10 + 0.125, "10000000000.125" },
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                metrics_t *m = NULL;
+                metric_family_t *f = NULL;
+                metric_t *s = NULL;
+                assert_int_equal(metrics_new(&m), 0);
+                assert_int_equal(metrics_family_add(m, "test_value", "A value.", METRIC_GAUGE, NULL, 0, NULL, 0,
+                                                    false, &f),
+                                 0);
+                assert_int_equal(metric_family_series(f, NULL, &s), 0);
+                metric_set(s, cases[i].value);
+                char want[128];
+                snprintf(want, sizeof want, "# HELP test_value A value.\n# TYPE test_value gauge\ntest_value %s\n",
+                         cases[i].text);
+                char *text = render(m);
+                assert_text(text, want);
+                free(text);
+                metrics_free(m);
+        }
+}
+
 static void test_render_escaped_label(void **state)
 {
         metrics_t *m = NULL;
@@ -751,6 +787,7 @@ int main(void)
                 cmocka_unit_test(test_name_valid),
                 cmocka_unit_test(test_render_counter),
                 cmocka_unit_test(test_render_gauge_no_labels),
+                cmocka_unit_test(test_render_fixed_fractions),
                 cmocka_unit_test(test_render_escaped_label),
                 cmocka_unit_test(test_render_special_values),
                 cmocka_unit_test(test_render_histogram),
