@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "probe-internal.h"
+#include "resolver.h"
 #include "util.h"
 
 static void on_probe_timer(loop_timer_t *t, void *userdata);
@@ -98,6 +100,31 @@ outcome_t probe_outcome_from_errno(int err) {
         default:
                 return OUTCOME_LOCAL_ERROR;
         }
+}
+
+outcome_t probe_outcome_from_send_errno(int err) {
+        if (err == EADDRNOTAVAIL || err == ENOBUFS || err == EAGAIN)
+                return OUTCOME_LOCAL_ERROR;
+        return probe_outcome_from_errno(err);
+}
+
+int probe_open_connected(probe_t *p, const struct sockaddr *addr, int type) {
+        p->start_usec = mono_usec();
+        p->fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
+        if (p->fd < 0) {
+                int err = errno;
+                probe_finish_later(p, OUTCOME_LOCAL_ERROR, err);
+                return -err;
+        }
+        p->start_usec = mono_usec();
+        if (connect(p->fd, addr, sockaddr_len(addr)) == 0)
+                return 0;
+        int err = errno;
+        if (err == EINPROGRESS)
+                return -EINPROGRESS;
+        probe_finish_later(p, probe_outcome_from_send_errno(err), err);
+        return -err;
 }
 
 bool probe_supported(proto_t p) {

@@ -43,29 +43,16 @@ int probe_tcp_start(loop_t *loop, const struct sockaddr *addr, uint64_t deadline
         if (r < 0)
                 return r;
         *ret = p;
-        p->start_usec = mono_usec();
-        p->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-        if (p->fd < 0) {
-                probe_finish_later(p, OUTCOME_LOCAL_ERROR, errno);
-                return 0;
-        }
-        /* One SYN retransmission budget is the probe's deadline, not the kernel's. */
-        p->start_usec = mono_usec();
-        if (connect(p->fd, addr, sockaddr_len(addr)) == 0) {
+        /* The SYN retransmission budget is the probe's deadline, not the kernel's. */
+        r = probe_open_connected(p, addr, SOCK_STREAM);
+        if (r == 0) {
                 struct linger lg = { .l_onoff = 1, .l_linger = 0 };
                 (void) setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
                 probe_finish_later(p, OUTCOME_CONNECTED, 0);
                 return 0;
         }
-        if (errno != EINPROGRESS) {
-                int err = errno;
-                outcome_t o = probe_outcome_from_errno(err);
-                /* Out of ports or buffers is our problem, not the network's. */
-                if (err == EADDRNOTAVAIL || err == ENOBUFS || err == EAGAIN)
-                        o = OUTCOME_LOCAL_ERROR;
-                probe_finish_later(p, o, err);
+        if (r != -EINPROGRESS)
                 return 0;
-        }
         r = loop_io_add(loop, p->fd, EPOLLOUT, tcp_on_io, p, "probe-tcp", &p->io);
         if (r < 0)
                 probe_finish_later(p, OUTCOME_LOCAL_ERROR, -r);

@@ -58,21 +58,9 @@ int probe_udp_start(loop_t *loop, const struct sockaddr *addr, uint64_t deadline
         if (r < 0)
                 return r;
         *ret = p;
-        p->start_usec = mono_usec();
-        p->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-        if (p->fd < 0) {
-                probe_finish_later(p, OUTCOME_LOCAL_ERROR, errno);
-                return 0;
-        }
         /* connect() so that only the target's datagrams and ICMP errors reach us. */
-        if (connect(p->fd, addr, sockaddr_len(addr)) < 0) {
-                int err = errno;
-                outcome_t o = probe_outcome_from_errno(err);
-                if (err == EADDRNOTAVAIL || err == ENOBUFS || err == EAGAIN)
-                        o = OUTCOME_LOCAL_ERROR;
-                probe_finish_later(p, o, err);
+        if (probe_open_connected(p, addr, SOCK_DGRAM) < 0)
                 return 0;
-        }
         r = loop_io_add(loop, p->fd, EPOLLIN, udp_on_io, p, "probe-udp", &p->io);
         if (r < 0) {
                 probe_finish_later(p, OUTCOME_LOCAL_ERROR, -r);
@@ -87,10 +75,7 @@ int probe_udp_start(loop_t *loop, const struct sockaddr *addr, uint64_t deadline
         p->start_usec = mono_usec();
         if (send(p->fd, datagram, sizeof datagram, 0) < 0) {
                 int err = errno;
-                outcome_t o = probe_outcome_from_errno(err);
-                if (err == ENOBUFS || err == EAGAIN)
-                        o = OUTCOME_LOCAL_ERROR;
-                probe_finish_later(p, o, err);
+                probe_finish_later(p, probe_outcome_from_send_errno(err), err);
         }
         return 0;
 }
