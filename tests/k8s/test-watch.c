@@ -613,20 +613,30 @@ static void test_gone_http_relist(void **state) {
 
 /* Token rotation the kubelet way (a new file): seen by its mtime before the
  * next request, so the server never answers 401. */
-static void test_token_rotation_mtime(void **state) {
-        fixture_t *f = *state;
+/* Starts a namespace watch, lets it sync and run past its first second (a
+ * watch that ends within 1 s without any event counts as a failure), then
+ * rotates the token file to `token` (keeping its mtime when `same_mtime`),
+ * has the server take only that token and drop the stream, and waits for
+ * the event of a namespace added afterwards. */
+static k8s_watch_t *rotate_token(fixture_t *f, const char *token, bool same_mtime) {
         put_namespace("a", "x");
         k8s_watch_t *w = start(f, 0, "/api/v1/namespaces", NULL);
         wait_events(f, 0, K8S_EVENT_SYNCED, 1);
-        const char *tok2 = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bmV0Y2FuYXJ5In0.c2lnbmF0dXJlLTAwMDI";
-        /* (a watch that ends within 1 s without any event counts as a failure) */
         run_for(f, 1100 * USEC_PER_MSEC);
-        write_token(tok2, false);
-        ctl("{\"op\":\"token\",\"token\":\"%s\"}", tok2);
+        write_token(token, same_mtime);
+        ctl("{\"op\":\"token\",\"token\":\"%s\"}", token);
         ctl("{\"op\":\"close\"}");
         run_for(f, 200 * USEC_PER_MSEC);
         put_namespace("b", "x");
         wait_events(f, 0, K8S_EVENT_ADDED, 2);
+        return w;
+}
+
+static void test_token_rotation_mtime(void **state) {
+        fixture_t *f = *state;
+        k8s_watch_t *w = rotate_token(
+                f, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bmV0Y2FuYXJ5In0.c2lnbmF0dXJlLTAwMDI",
+                false);
         assert_int_equal(stat_int("unauthorized"), 0);
         assert_int_equal(k8s_watch_errors(w), 0);
         assert_clean(&f->rec[0]);
@@ -636,17 +646,8 @@ static void test_token_rotation_mtime(void **state) {
  * read the file again once and retry at once; not an error. */
 static void test_token_rotation_401(void **state) {
         fixture_t *f = *state;
-        put_namespace("a", "x");
-        k8s_watch_t *w = start(f, 0, "/api/v1/namespaces", NULL);
-        wait_events(f, 0, K8S_EVENT_SYNCED, 1);
         const char *tok3 = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bmV0Y2FuYXJ5In0.c2lnbmF0dXJlLTAwMDM";
-        run_for(f, 1100 * USEC_PER_MSEC);
-        write_token(tok3, true);
-        ctl("{\"op\":\"token\",\"token\":\"%s\"}", tok3);
-        ctl("{\"op\":\"close\"}");
-        run_for(f, 200 * USEC_PER_MSEC);
-        put_namespace("b", "x");
-        wait_events(f, 0, K8S_EVENT_ADDED, 2);
+        k8s_watch_t *w = rotate_token(f, tok3, true);
         assert_int_equal(stat_int("unauthorized"), 1);
         assert_int_equal(k8s_watch_errors(w), 0);
         assert_int_equal(stat_int("lists"), 1);
