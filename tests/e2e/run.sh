@@ -315,12 +315,12 @@ deny_stmts() {
         esac
 }
 
-# Tenant namespaces: default deny both ways. Ingress: the monitoring scrape,
-# platform's probes of the responder (TCP+UDP). Egress: cluster DNS, the
-# platform service, and the canary's probes of other responders (the target's
-# ingress policy is what those test). The RSTs and ICMP errors of a reject
-# leave as ct "related", so the default deny does not swallow them.
-tenant_policy() {
+# One namespace's NetworkPolicies as an nftables table: default deny both ways
+# after the given accept rules (one nft rule per line). Every namespace accepts
+# loopback, the established/related packets (the RSTs and ICMP errors of a
+# reject leave as ct "related", so the default deny does not swallow them),
+# the monitoring scrape and cluster DNS.
+netpol_table() { # INGRESS_RULES EGRESS_RULES
         cat <<EOF
 table inet netpol {}
 delete table inet netpol
@@ -330,8 +330,7 @@ table inet netpol {
                 iif "lo" accept
                 ct state established,related accept
                 ip saddr $IP_MON tcp dport $AGENT_PORT accept
-                ip saddr $IP_PLAT tcp dport $RESPONDER_PORT accept
-                ip saddr $IP_PLAT udp dport $RESPONDER_PORT accept
+$(sed 's/^/                /' <<<"$1")
 $(deny_stmts)
         }
         chain egress {
@@ -340,42 +339,30 @@ $(deny_stmts)
                 ct state established,related accept
                 ip daddr $IP_DNS udp dport 53 accept
                 ip daddr $IP_DNS tcp dport 53 accept
-                ip daddr $IP_PLAT tcp dport $SERVICE_PORT accept
-                ip daddr $POD_CIDR tcp dport $RESPONDER_PORT accept
-                ip daddr $POD_CIDR udp dport $RESPONDER_PORT accept
+$(sed 's/^/                /' <<<"$2")
 $(deny_stmts)
         }
 }
 EOF
 }
 
-# Platform: ingress from every pod to its service and the scrape; egress to
-# DNS and the tenants' responders.
-platform_policy() {
-        cat <<EOF
-table inet netpol {}
-delete table inet netpol
-table inet netpol {
-        chain ingress {
-                type filter hook input priority filter; policy accept;
-                iif "lo" accept
-                ct state established,related accept
-                ip saddr $IP_MON tcp dport $AGENT_PORT accept
-                ip saddr $POD_CIDR tcp dport $SERVICE_PORT accept
-$(deny_stmts)
-        }
-        chain egress {
-                type filter hook output priority filter; policy accept;
-                oif "lo" accept
-                ct state established,related accept
-                ip daddr $IP_DNS udp dport 53 accept
-                ip daddr $IP_DNS tcp dport 53 accept
-                ip daddr $POD_CIDR tcp dport $RESPONDER_PORT accept
-                ip daddr $POD_CIDR udp dport $RESPONDER_PORT accept
-$(deny_stmts)
-        }
+# Tenant namespaces. Ingress: platform's probes of the responder (TCP+UDP).
+# Egress: the platform service, and the canary's probes of other responders
+# (the target's ingress policy is what those test).
+tenant_policy() {
+        netpol_table "ip saddr $IP_PLAT tcp dport $RESPONDER_PORT accept
+ip saddr $IP_PLAT udp dport $RESPONDER_PORT accept" \
+                "ip daddr $IP_PLAT tcp dport $SERVICE_PORT accept
+ip daddr $POD_CIDR tcp dport $RESPONDER_PORT accept
+ip daddr $POD_CIDR udp dport $RESPONDER_PORT accept"
 }
-EOF
+
+# Platform: ingress from every pod to its service; egress to DNS and the
+# tenants' responders.
+platform_policy() {
+        netpol_table "ip saddr $POD_CIDR tcp dport $SERVICE_PORT accept" \
+                "ip daddr $POD_CIDR tcp dport $RESPONDER_PORT accept
+ip daddr $POD_CIDR udp dport $RESPONDER_PORT accept"
 }
 
 apply_policy() { # NS tenant|platform
