@@ -49,6 +49,16 @@ void sb_put_json_string_len(strbuf_t *sb, const char *s, size_t len);
 /* Hands the data to the caller (who frees it) and leaves the buffer empty. */
 char *sb_steal(strbuf_t *sb, size_t *ret_len);
 
+struct stat;
+/* Reads the whole regular file at `path` into a NUL-terminated buffer the
+ * caller frees (*ret_len excludes the NUL). At most `max` bytes: -EFBIG past
+ * that, also for a file that grew while it was read. -EISDIR for a
+ * directory, -EINVAL for anything else that is not a regular file (a FIFO is
+ * opened without blocking and refused), -ENOMEM, or the -errno of
+ * open/fstat/read. `ret_st` (may be NULL) gets the file's stat. Out-parameters
+ * are written only on success. */
+int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st);
+
 /* 64-bit FNV-1a; stable across runs and builds (used for scheduling phases). */
 uint64_t hash_fnv1a(const void *data, size_t len, uint64_t seed);
 

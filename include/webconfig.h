@@ -40,6 +40,8 @@ typedef struct webconfig {
 } webconfig_t;
 
 #define WEBCONFIG_MAX_FILE_BYTES (1024u * 1024u)
+/* Cap on each certificate or key file it names. */
+#define WEBCONFIG_MAX_PEM_BYTES (1024u * 1024u)
 #define WEBCONFIG_MAX_USERS 100u
 
 /* Reads and validates; every problem goes to `errs` with its key path. */

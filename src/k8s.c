@@ -156,57 +156,6 @@ static void sb_put_urlencoded(strbuf_t *sb, const char *s) {
         }
 }
 
-/* Reads a whole small file; -E2BIG past `max` bytes. */
-static int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        struct stat st;
-        strbuf_t sb;
-        sb_init(&sb, max);
-        int r = 0;
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto done;
-        }
-        if (S_ISDIR(st.st_mode)) {
-                r = -EISDIR;
-                goto done;
-        }
-        if (sb_reserve(&sb, 0) < 0) {
-                r = -ENOMEM;
-                goto done;
-        }
-        for (;;) {
-                char buf[4096];
-                ssize_t n = read(fd, buf, sizeof buf);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto done;
-                }
-                if (n == 0)
-                        break;
-                if (sb.len + (size_t) n > max) {
-                        r = -E2BIG;
-                        goto done;
-                }
-                sb_append(&sb, buf, (size_t) n);
-                if (sb.oom) {
-                        r = -ENOMEM;
-                        goto done;
-                }
-        }
-        if (ret_st)
-                *ret_st = st;
-        *ret = sb_steal(&sb, ret_len);
-done:
-        sb_free(&sb);
-        close(fd);
-        return r;
-}
-
 /* ---- configuration ---- */
 
 void k8s_config_done(k8s_config_t *cfg) {
@@ -307,9 +256,9 @@ int k8s_config_load(const char *path, k8s_config_t *ret, config_errors_t *errs) 
         struct json_object *root = NULL;
         k8s_config_t cfg = { 0 };
         size_t n_errs = errs->n + errs->n_dropped;
-        int r = read_small_file(path, K8S_MAX_CONFIG_BYTES, &text, &len, NULL);
-        if (r == -E2BIG || (r < 0 && r != -ENOMEM)) {
-                if (r == -E2BIG)
+        int r = read_file_bounded(path, K8S_MAX_CONFIG_BYTES, &text, &len, NULL);
+        if (r < 0 && r != -ENOMEM) {
+                if (r == -EFBIG)
                         config_errors_add(errs, "%s: larger than %u bytes", path, (unsigned) K8S_MAX_CONFIG_BYTES);
                 else
                         config_errors_add(errs, "%s: %s", path, strerror(-r));
@@ -475,7 +424,7 @@ static int client_refresh_token(k8s_client_t *c, bool force) {
                 return 0;
         char *text = NULL;
         size_t len = 0;
-        int r = read_small_file(c->token_file, K8S_MAX_TOKEN_BYTES, &text, &len, &st);
+        int r = read_file_bounded(c->token_file, K8S_MAX_TOKEN_BYTES, &text, &len, &st);
         if (r < 0)
                 return r;
         size_t b = 0;

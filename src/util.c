@@ -1,12 +1,15 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t mono_usec(void) {
         struct timespec ts;
@@ -209,4 +212,67 @@ uint64_t rand_u64(void) {
 
 char *strdup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
+}
+
+int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        strbuf_t sb;
+        /* One byte of room past `max`, so that a larger file is noticed. */
+        sb_init(&sb, max + 1);
+        int r = 0;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto done;
+        }
+        if (S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode)) {
+                r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+                goto done;
+        }
+        if ((uint64_t) st.st_size > max) {
+                r = -EFBIG;
+                goto done;
+        }
+        if (sb_reserve(&sb, (size_t) st.st_size + 1) < 0) {
+                r = -ENOMEM;
+                goto done;
+        }
+        for (;;) {
+                char buf[4096];
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto done;
+                }
+                if (n == 0)
+                        break;
+                if (sb.len + (size_t) n > max) {
+                        r = -EFBIG;
+                        goto done;
+                }
+                sb_append(&sb, buf, (size_t) n);
+                if (sb.oom) {
+                        r = -ENOMEM;
+                        goto done;
+                }
+        }
+        size_t len = sb.len;
+        char *text = sb_steal(&sb, NULL);
+        if (!text && !(text = strdup(""))) {
+                r = -ENOMEM;
+                goto done;
+        }
+        if (ret_st)
+                *ret_st = st;
+        *ret = text;
+        if (ret_len)
+                *ret_len = len;
+done:
+        sb_free(&sb);
+        close(fd);
+        return r;
 }

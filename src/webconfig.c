@@ -9,31 +9,6 @@
 
 #include "util.h"
 
-/* Reads a whole (small) file; NULL with errno set on failure. */
-static char *read_file(const char *path, size_t max, size_t *ret_len) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        strbuf_t sb;
-        sb_init(&sb, max);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-                sb_append(&sb, buf, n);
-        bool failed = ferror(f) || sb.oom;
-        fclose(f);
-        if (failed) {
-                sb_free(&sb);
-                errno = EFBIG;
-                return NULL;
-        }
-        if (!sb.data) {
-                *ret_len = 0;
-                return strdup("");
-        }
-        return sb_steal(&sb, ret_len);
-}
-
 static char *resolve_path(const char *base_file, const char *path) {
         if (path[0] == '/')
                 return strdup(path);
@@ -58,10 +33,11 @@ static void load_pem(const char *source, json_object *obj, const char *key, cons
         }
         char *path = resolve_path(source, json_object_get_string(v));
         size_t len = 0;
-        char *pem = path ? read_file(path, 1024 * 1024, &len) : NULL;
-        if (!pem)
+        char *pem = NULL;
+        int r = path ? read_file_bounded(path, WEBCONFIG_MAX_PEM_BYTES, &pem, &len, NULL) : -ENOMEM;
+        if (r < 0)
                 config_errors_add(errs, "tls_server_config.%s: cannot read %s: %s", key, path ? path : "?",
-                                  strerror(errno));
+                                  strerror(-r));
         else if (!strstr(pem, "-----BEGIN ")) {
                 config_errors_add(errs, "tls_server_config.%s: %s is not a PEM %s", key, path, what);
                 free(pem);
@@ -82,10 +58,11 @@ static bool bcrypt_hash_valid(const char *h) {
 int webconfig_load(const char *path, webconfig_t **ret, config_errors_t *errs) {
         size_t len = 0;
         size_t before = errs->n + errs->n_dropped;
-        char *text = read_file(path, WEBCONFIG_MAX_FILE_BYTES, &len);
-        if (!text) {
-                config_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
-                return -errno;
+        char *text = NULL;
+        int rr = read_file_bounded(path, WEBCONFIG_MAX_FILE_BYTES, &text, &len, NULL);
+        if (rr < 0) {
+                config_errors_add(errs, "%s: cannot read: %s", path, strerror(-rr));
+                return rr;
         }
         webconfig_t *wc = calloc(1, sizeof *wc);
         json_tokener *tok = json_tokener_new();

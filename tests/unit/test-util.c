@@ -6,8 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -281,6 +284,50 @@ static void test_rand_and_strdup(void **state)
         free(s);
 }
 
+/* read_file_bounded: the cap at N and N+1 bytes, an empty file, a directory,
+ * a FIFO (refused without blocking: nobody writes it), a missing file. */
+static void test_read_file_bounded(void **state)
+{
+        char dir[] = "/tmp/netcanary-test-util.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[64], fifo[64];
+        snprintf(path, sizeof path, "%s/f", dir);
+        snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+        char *text = NULL;
+        size_t len = 99;
+        struct stat st;
+
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("0123456789", f);
+        fclose(f);
+        assert_int_equal(read_file_bounded(path, 10, &text, &len, &st), 0);
+        assert_int_equal(len, 10);
+        assert_string_equal(text, "0123456789");
+        assert_int_equal(st.st_size, 10);
+        free(text);
+        text = NULL;
+        assert_int_equal(read_file_bounded(path, 9, &text, &len, NULL), -EFBIG);
+        assert_null(text);
+
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+        assert_int_equal(read_file_bounded(path, 10, &text, NULL, NULL), 0);
+        assert_string_equal(text, "");
+        free(text);
+        text = NULL;
+
+        assert_int_equal(read_file_bounded(dir, 10, &text, &len, NULL), -EISDIR);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_int_equal(read_file_bounded(fifo, 10, &text, &len, NULL), -EINVAL);
+        assert_int_equal(unlink(fifo), 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(read_file_bounded(path, 10, &text, &len, NULL), -ENOENT);
+        assert_null(text);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -298,6 +345,7 @@ int main(void)
                 cmocka_unit_test(test_hash_fnv1a_stable_and_seeded),
                 cmocka_unit_test(test_clocks),
                 cmocka_unit_test(test_rand_and_strdup),
+                cmocka_unit_test(test_read_file_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
