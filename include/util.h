@@ -49,6 +49,10 @@ void sb_put_json_string_len(strbuf_t *sb, const char *s, size_t len);
 /* Hands the data to the caller (who frees it) and leaves the buffer empty. */
 char *sb_steal(strbuf_t *sb, size_t *ret_len);
 
+/* vasprintf() that returns the string (caller frees), or NULL when it could
+ * not be made. */
+char *vasprintf_or_null(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 struct stat;
 /* Reads the whole regular file at `path` into a NUL-terminated buffer the
  * caller frees (*ret_len excludes the NUL). At most `max` bytes: -EFBIG past

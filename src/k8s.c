@@ -500,9 +500,7 @@ static void fail(k8s_watch_t *w, int err, const char *fmt, ...) __attribute__((f
 static void fail(k8s_watch_t *w, int err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        char *msg = vasprintf_or_null(fmt, ap);
         va_end(ap);
         if (msg) {
                 free(w->last_error);
@@ -680,8 +678,7 @@ static void abort_with(k8s_watch_t *w, int err, const char *fmt, ...) {
         w->abort_err = err;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&w->abort_msg, fmt, ap) < 0)
-                w->abort_msg = NULL;
+        w->abort_msg = vasprintf_or_null(fmt, ap);
         va_end(ap);
 }
 

@@ -214,6 +214,13 @@ char *strdup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
+char *vasprintf_or_null(const char *fmt, va_list ap) {
+        char *s = NULL;
+        if (vasprintf(&s, fmt, ap) < 0)
+                return NULL;
+        return s;
+}
+
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
