@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "resolver.h"
+#include "sockaddr.h"
 #include "util.h"
 
 #define PATH_MAX_LEN 1024

@@ -11,7 +11,7 @@
 #include <gnutls/gnutls.h>
 #include <zlib.h>
 
-#include "resolver.h"
+#include "sockaddr.h"
 
 #define HTTPD_MAX_CONNECTIONS 64u
 #define HTTPD_CONNECTION_TIMEOUT_SEC 10u

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
-#include "resolver.h"
+#include "sockaddr.h"
 #include "util.h"
 
 static void on_probe_timer(loop_timer_t *t, void *userdata);

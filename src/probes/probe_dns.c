@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resolver.h"
+#include "sockaddr.h"
 #include "util.h"
 
 static const char *const rcode_names[16] = {

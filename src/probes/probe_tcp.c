@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
-#include "resolver.h"
+#include "sockaddr.h"
 #include "util.h"
 
 static void tcp_on_deadline(probe_t *p) {

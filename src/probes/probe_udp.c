@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "probe-internal.h"
-#include "resolver.h"
+#include "sockaddr.h"
 #include "util.h"
 
 void udp_echo_build(uint8_t out[UDP_ECHO_LEN], const uint8_t nonce[UDP_ECHO_NONCE_LEN]) {

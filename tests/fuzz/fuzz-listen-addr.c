@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "resolver.h"
+#include "sockaddr.h"
 
 static uint16_t port_of(const struct sockaddr_storage *ss) {
         return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *) ss)->sin6_port
