@@ -15,7 +15,10 @@
 #      the 2 s head timeout.
 #   3. The caps at N and N+1: 32 connections from one address are held, the
 #      33rd is closed at once; 384 from twelve addresses are held, the 385th
-#      (and a /healthz) waits until the head timeout frees slots.
+#      (and a /healthz) waits until the head timeout frees slots, and is
+#      served promptly then.
+#   4. A partial request head is closed after the head timeout; a kept-alive
+#      connection that was answered gets the 10 s timeout.
 # Clients bind source addresses 127.0.0.x explicitly (tests/integration/
 # idle-clients.py, http-get.py); every connection is closed at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -155,6 +158,46 @@ expect_num "/healthz beside $TOTAL held connections: answered once the first slo
 expect_num "/healthz beside $TOTAL held connections: answered promptly then (s after)" "$health_after" "<=" 0.5
 check "the daemon is alive after 3" _alive "$PID_d"
 check "/healthz answers at the end" _healthz_ok "$HTTP"
+
+# ---- 4. which timeout when: a partial head gets the head timeout; once a
+# whole request was read, a kept-alive connection gets 10 s of silence.
+r=$("$PY" - "$HTTP" <<'EOF2'
+import json, socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.socket()
+    s.bind(("127.0.0.50", 0))
+    s.settimeout(20)
+    s.connect(("127.0.0.1", port))
+    return s
+partial, keep = conn(), conn()
+partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+t_partial = time.monotonic()
+keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+answer = b""
+while b"\r\n\r\nok" not in answer:
+    chunk = keep.recv(4096)
+    if not chunk:
+        break
+    answer += chunk
+t_keep = time.monotonic()
+out = {"answer": answer.split(b"\r\n", 1)[0].decode(errors="replace")}
+for name, s, t in (("partial", partial, t_partial), ("keep", keep, t_keep)):
+    try:
+        while s.recv(4096):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    out[name] = round(time.monotonic() - t, 2)
+    s.close()
+print(json.dumps(out))
+EOF2
+)
+expect_eq "a kept-alive request answered" "$(jq -r .answer <<<"$r")" "HTTP/1.1 200 OK"
+expect_num "a partial request head: closed by the server after (s)" "$(jq -r .partial <<<"$r")" ">=" "$(awk -v t="$HEAD_TIMEOUT" 'BEGIN { print t - 0.1 }')"
+expect_num "a partial request head: closed by the server before (s)" "$(jq -r .partial <<<"$r")" "<=" $((HEAD_TIMEOUT + 2))
+expect_num "a kept-alive connection after its answer: closed after (s)" "$(jq -r .keep <<<"$r")" ">=" 9.5
+expect_num "a kept-alive connection after its answer: closed before (s)" "$(jq -r .keep <<<"$r")" "<=" 12
 
 # A clean stop, and in a sanitizer build no report (ASan, LeakSanitizer, UBSan).
 kill -TERM "$PID_d"
