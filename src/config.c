@@ -246,6 +246,14 @@ static void perr(parser_t *p, const char *path, const char *fmt, ...) {
                 config_errors_add(p->errs, "%s", msg);
 }
 
+/* True once CONFIG_MAX_ERRORS errors are listed: further ones are only
+ * counted, so the scans need not word them (path_at() and line_col() rescan
+ * the text from its start, which for every one of 100,000 repeated keys or
+ * NULs in a 4 MiB file took minutes). */
+static bool errors_full(const parser_t *p) {
+        return p->errs->n >= CONFIG_MAX_ERRORS;
+}
+
 /* Paths are built into PATH_MAX_LEN buffers; an absurdly long key is cut,
  * which only shortens the message. */
 static void path_append_n(char *out, size_t *len, const char *s, size_t n) {
@@ -1191,6 +1199,10 @@ static void path_at(const char *text, size_t offset, bool value, char *out) {
  * `key`) for holding a NUL once decoded: "targets.t\u0000x: key contains a
  * NUL character (\u0000)". */
 static void report_nul(parser_t *p, const char *text, size_t open, size_t close, bool key) {
+        if (errors_full(p)) {
+                config_errors_add(p->errs, "%s", "");   /* only counted */
+                return;
+        }
         char where[PATH_MAX_LEN];
         path_at(text, open, !key, where);
         if (key) {
@@ -1260,6 +1272,10 @@ static int check_keys_and_strings(parser_t *p, const char *text, size_t len) {
         for (size_t i = 1; i < n_keys; i++)
                 if (keys[i].object == keys[i - 1].object && keys[i].name_len == keys[i - 1].name_len &&
                     memcmp(keys[i].name, keys[i - 1].name, keys[i].name_len) == 0) {
+                        if (errors_full(p)) {
+                                config_errors_add(p->errs, "%s", "");   /* only counted */
+                                continue;
+                        }
                         size_t line, col, first_line, first_col;
                         char where[PATH_MAX_LEN];
                         line_col(text, keys[i].offset, &line, &col);

@@ -638,6 +638,40 @@ static void test_error_count_capped(void **state)
         sb_free(&sb);
 }
 
+/* 100,000 strings holding a NUL, and 100,000 repeats of one key, in about
+ * 1 MB: CONFIG_MAX_ERRORS worded, every other one counted. Wording each (its
+ * path and line are found by rescanning the text) made this quadratic:
+ * minutes, caught by the test's timeout. */
+static void test_raw_scan_errors_capped(void **state)
+{
+        for (int kind = 0; kind < 2; kind++) {
+                strbuf_t sb;
+                sb_init(&sb, 0);
+                sb_puts(&sb, "{\"targets\": {\"t\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 1}}}, "
+                             "\"matrix\": [], \"agent\": {\"identity\": \"a\"}, \"x\": ");
+                sb_puts(&sb, kind == 0 ? "[" : "{");
+                for (int i = 0; i < 100000; i++)
+                        sb_puts(&sb, kind == 0 ? (i ? ",\"\\u0000\"" : "\"\\u0000\"") : (i ? ",\"k\":1" : "\"k\":1"));
+                sb_puts(&sb, kind == 0 ? "]}" : "}}");
+                assert_false(sb.oom);
+                config_errors_t errs;
+                config_t *cfg = NULL;
+                config_errors_init(&errs);
+                assert_int_equal(config_parse(sb.data, sb.len, "many.json", &cfg, &errs), -EINVAL);
+                assert_null(cfg);
+                assert_int_equal(errs.n, CONFIG_MAX_ERRORS);
+                /* 100,000 NULs, or 99,999 repeats, and "x: unknown key". */
+                assert_int_equal(errs.n + errs.n_dropped, kind == 0 ? 100001 : 100000);
+                const char *needles[] = { kind == 0 ? "x[0]: string contains a NUL" : "x: duplicate key \"k\"", NULL };
+                if (!errors_match(&errs, needles)) {
+                        print_errors(&errs);
+                        fail_msg("the first error is not worded");
+                }
+                config_errors_free(&errs);
+                sb_free(&sb);
+        }
+}
+
 static void test_errors_api(void **state)
 {
         config_errors_t errs;
@@ -1467,6 +1501,7 @@ int main(void)
                 cmocka_unit_test(test_empty_input),
                 cmocka_unit_test(test_all_errors_collected),
                 cmocka_unit_test(test_error_count_capped),
+                cmocka_unit_test(test_raw_scan_errors_capped),
                 cmocka_unit_test(test_errors_api),
                 cmocka_unit_test(test_design_example),
                 cmocka_unit_test(test_comments_and_len),
