@@ -246,15 +246,26 @@ static void perr(parser_t *p, const char *path, const char *fmt, ...) {
                 config_errors_add(p->errs, "%s", msg);
 }
 
+/* True once CONFIG_MAX_ERRORS errors are listed: further ones are only
+ * counted, so the scans need not word them (path_at() and line_col() rescan
+ * the text from its start, which for every one of 100,000 repeated keys or
+ * NULs in a 4 MiB file took minutes). */
+static bool errors_full(const parser_t *p) {
+        return p->errs->n >= CONFIG_MAX_ERRORS;
+}
+
 /* Paths are built into PATH_MAX_LEN buffers; an absurdly long key is cut,
  * which only shortens the message. */
-static void path_append(char *out, size_t *len, const char *s) {
-        size_t n = strlen(s);
+static void path_append_n(char *out, size_t *len, const char *s, size_t n) {
         if (n > PATH_MAX_LEN - 1 - *len)
                 n = PATH_MAX_LEN - 1 - *len;
         memcpy(out + *len, s, n);
         *len += n;
         out[*len] = '\0';
+}
+
+static void path_append(char *out, size_t *len, const char *s) {
+        path_append_n(out, len, s, strlen(s));
 }
 
 static void path_key(char *out, const char *base, const char *key) {
@@ -1093,7 +1104,7 @@ static int key_ref_cmp(const void *a, const void *b) {
         return x->offset < y->offset ? -1 : 1;
 }
 
-/* Fills ref->name with the key whose quotes are text[open] and text[close]:
+/* Fills ref->name with the string whose quotes are text[open] and text[close]:
  * the raw bytes between them, or, when they hold an escape ("\u0061" is "a"),
  * what json-c decodes them to. Returns -ENOMEM. */
 static int key_ref_decode(key_ref_t *ref, const char *text, size_t open, size_t close) {
@@ -1107,7 +1118,7 @@ static int key_ref_decode(key_ref_t *ref, const char *text, size_t open, size_t 
                 return -ENOMEM;
         json_object *str = json_tokener_parse_ex(tok, text + open, (int) (close - open + 1));
         json_tokener_free(tok);
-        /* A key json-c read in the whole document fails alone only for want of memory. */
+        /* A string json-c read in the whole document fails alone only for want of memory. */
         if (json_object_get_type(str) == json_type_string) {
                 size_t n = (size_t) json_object_get_string_len(str);
                 ref->decoded = malloc(n + 1);
@@ -1121,10 +1132,12 @@ static int key_ref_decode(key_ref_t *ref, const char *text, size_t open, size_t 
         return ref->decoded ? 0 : -ENOMEM;
 }
 
-/* The JSON path of the object that holds the key at `offset` ("targets",
- * "matrix[2]"); "" for the top level. Rescans from the start: only used to
- * word an error. */
-static void path_of_object_at(const char *text, size_t offset, char *out) {
+/* The JSON path at `offset`: of the object that holds the key starting there
+ * ("targets", "matrix[2]"; "" for the top level), or with `value` of the value
+ * starting there ("targets.t.tcp.host", "matrix[2].to"). Keys are shown as
+ * written, escapes and all. Rescans from the start: only used to word an
+ * error. */
+static void path_at(const char *text, size_t offset, bool value, char *out) {
         struct {
                 bool object;
                 size_t key_start, key_len; /* the key being read in an object */
@@ -1165,7 +1178,7 @@ static void path_of_object_at(const char *text, size_t offset, char *out) {
         /* frames[depth - 1] is the object holding the key; its parents name it. */
         size_t len = 0;
         out[0] = '\0';
-        for (size_t d = 0; d + 1 < depth; d++) {
+        for (size_t d = 0; d + !value < depth; d++) {
                 if (frames[d].object) {
                         char key[PATH_MAX_LEN];
                         size_t n = frames[d].key_len < sizeof key - 1 ? frames[d].key_len : sizeof key - 1;
@@ -1182,7 +1195,30 @@ static void path_of_object_at(const char *text, size_t offset, char *out) {
         }
 }
 
-static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
+/* Reports the string whose quotes are text[open] and text[close] (a key when
+ * `key`) for holding a NUL once decoded: "targets.t\u0000x: key contains a
+ * NUL character (\u0000)". */
+static void report_nul(parser_t *p, const char *text, size_t open, size_t close, bool key) {
+        if (errors_full(p)) {
+                config_errors_add(p->errs, "%s", "");   /* only counted */
+                return;
+        }
+        char where[PATH_MAX_LEN];
+        path_at(text, open, !key, where);
+        if (key) {
+                size_t len = strlen(where);
+                if (len > 0)
+                        path_append(where, &len, ".");
+                path_append_n(where, &len, text + open + 1, close - open - 1);
+        }
+        perr(p, where[0] ? where : NULL, "%s contains a NUL character (\\u0000)", key ? "key" : "string");
+}
+
+/* Besides repeated keys, this scan finds strings that decode to hold a NUL
+ * ("t\u0000x"): json-c 0.16 cuts object keys there and every reader of the
+ * config takes C strings, so "t\u0000x" would silently be "t". Each such key
+ * or string value is an error naming its path. */
+static int check_keys_and_strings(parser_t *p, const char *text, size_t len) {
         /* Frames: object number, or 0 for an array; depth is bounded by json-c's (64). */
         size_t frames[128], depth = 0, objects = 0;
         bool expect_key = false;
@@ -1193,23 +1229,29 @@ static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
                 char c = text[i];
                 if (c == '"' || c == '\'' || c == '/') {
                         size_t end = json_token_end(text, len, i);
-                        if (c != '/' && expect_key && depth > 0 && frames[depth - 1] != 0) {
-                                if (n_keys == alloc) {
-                                        size_t na = alloc ? alloc * 2 : 64;
-                                        key_ref_t *nk = realloc(keys, na * sizeof *nk);
-                                        if (!nk) {
-                                                r = -ENOMEM;
-                                                goto done;
-                                        }
-                                        keys = nk;
-                                        alloc = na;
+                        bool key = c != '/' && expect_key && depth > 0 && frames[depth - 1] != 0;
+                        if (key && n_keys == alloc) {
+                                size_t na = alloc ? alloc * 2 : 64;
+                                key_ref_t *nk = realloc(keys, na * sizeof *nk);
+                                if (!nk) {
+                                        r = -ENOMEM;
+                                        goto done;
                                 }
-                                keys[n_keys] = (key_ref_t) { .object = frames[depth - 1], .offset = i };
-                                r = key_ref_decode(&keys[n_keys], text, i, end);
+                                keys = nk;
+                                alloc = na;
+                        }
+                        if (c != '/') {
+                                key_ref_t ref = { .object = key ? frames[depth - 1] : 0, .offset = i };
+                                r = key_ref_decode(&ref, text, i, end);
                                 if (r < 0)
                                         goto done;
-                                n_keys++;
-                                expect_key = false;
+                                if (memchr(ref.name, '\0', ref.name_len))
+                                        report_nul(p, text, i, end, key);
+                                if (key) {
+                                        keys[n_keys++] = ref;
+                                        expect_key = false;
+                                } else
+                                        free(ref.decoded);
                         }
                         i = end;
                 } else if (c == '{' || c == '[') {
@@ -1230,11 +1272,15 @@ static int check_duplicate_keys(parser_t *p, const char *text, size_t len) {
         for (size_t i = 1; i < n_keys; i++)
                 if (keys[i].object == keys[i - 1].object && keys[i].name_len == keys[i - 1].name_len &&
                     memcmp(keys[i].name, keys[i - 1].name, keys[i].name_len) == 0) {
+                        if (errors_full(p)) {
+                                config_errors_add(p->errs, "%s", "");   /* only counted */
+                                continue;
+                        }
                         size_t line, col, first_line, first_col;
                         char where[PATH_MAX_LEN];
                         line_col(text, keys[i].offset, &line, &col);
                         line_col(text, keys[i - 1].offset, &first_line, &first_col);
-                        path_of_object_at(text, keys[i].offset, where);
+                        path_at(text, keys[i].offset, false, where);
                         /* %.*s: a decoded key may hold a NUL; the message stops there. */
                         perr(p, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
                              "only one may be given", (int) keys[i].name_len, keys[i].name, p->cfg->source,
@@ -1323,7 +1369,7 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
                         r = -EINVAL;
                         goto done;
                 }
-        if (check_duplicate_keys(&p, text, len) < 0) {
+        if (check_keys_and_strings(&p, text, len) < 0) {
                 r = -ENOMEM;
                 goto done;
         }

@@ -13,7 +13,24 @@
 
 #include "sockaddr.h"
 
-#define HTTPD_MAX_CONNECTIONS 64u
+/* Connections at once, and from one client address. Past the total,
+ * libmicrohttpd stops accepting (new clients wait in the listen backlog);
+ * past the per-address cap it accepts and closes at once. One client (a pod
+ * holding idle connections) so fills at most HTTPD_MAX_CONNECTIONS_PER_IP
+ * slots and the kubelet's probes and Prometheus, which come from other
+ * addresses, are still served. 32 per address covers 16 concurrent /probe
+ * scrapes from one Prometheus beside /metrics, /healthz and a browser; 384 in
+ * all (12 addresses' worth) leaves 640 of a 1024-fd RLIMIT_NOFILE to probes
+ * and the daemon's own sockets (max_in_flight defaults to 256). */
+#define HTTPD_MAX_CONNECTIONS 384u
+#define HTTPD_MAX_CONNECTIONS_PER_IP 32u
+/* Seconds without traffic before libmicrohttpd closes a connection: the
+ * HEAD timeout until the line and headers of its first request are all in
+ * (a client that connects and says nothing holds a slot 2 s), the
+ * CONNECTION timeout from then on, through the answer and while kept alive
+ * for the next request. Both count silence, not age: a client trickling its
+ * head a byte at a time keeps its slot, within the per-address cap. */
+#define HTTPD_HEAD_TIMEOUT_SEC 2u
 #define HTTPD_CONNECTION_TIMEOUT_SEC 10u
 /* A request line and its headers longer than this are refused (431). */
 #define HTTPD_MAX_REQUEST_HEAD_BYTES (32u * 1024u)
@@ -467,6 +484,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue(c, &resp, false);
         }
         if (!*con_cls) {
+                /* A whole request head is in: from here on the connection
+                 * gets the longer timeout (the daemon's default is the short
+                 * one for heads). */
+                (void) MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                 (unsigned) HTTPD_CONNECTION_TIMEOUT_SEC);
                 *con_cls = h;
                 sb_free(&resp.body);
                 return MHD_YES;
@@ -570,16 +592,31 @@ static void update_timer(httpd_t *h) {
         loop_timer_arm(h->timer, mono_usec() + wait);
 }
 
-static void on_mhd_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
-        httpd_t *h = userdata;
+static unsigned n_connections(httpd_t *h) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        return info ? info->num_connections : 0;
+}
+
+/* One MHD_run(). At HTTPD_MAX_CONNECTIONS libmicrohttpd takes its listening
+ * socket out of its epoll set and puts it back only at the start of a later
+ * run: when this run freed slots, the next loop iteration runs it again, so
+ * clients waiting in the backlog are accepted now rather than when the
+ * timer (up to 1 s away) fires. */
+static void run_mhd(httpd_t *h) {
+        bool full = n_connections(h) >= HTTPD_MAX_CONNECTIONS;
         MHD_run(h->daemon);
-        update_timer(h);
+        if (full && n_connections(h) < HTTPD_MAX_CONNECTIONS)
+                loop_timer_arm(h->timer, mono_usec());
+        else
+                update_timer(h);
+}
+
+static void on_mhd_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
+        run_mhd(userdata);
 }
 
 static void on_mhd_timer(loop_timer_t *t, void *userdata) {
-        httpd_t *h = userdata;
-        MHD_run(h->daemon);
-        update_timer(h);
+        run_mhd(userdata);
 }
 
 int httpd_new(loop_t *loop, const char *listen_addr, httpd_t **ret) {
@@ -634,7 +671,8 @@ int httpd_new_secure(loop_t *loop, const char *listen_addr, const webconfig_t *w
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) h->listen_fd,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTPD_MAX_CONNECTIONS,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTPD_CONNECTION_TIMEOUT_SEC,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) HTTPD_MAX_CONNECTIONS_PER_IP,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTPD_HEAD_TIMEOUT_SEC,
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTPD_CONNECTION_MEMORY_BYTES,
                                      MHD_OPTION_ARRAY, tls_options,
                                      MHD_OPTION_END);

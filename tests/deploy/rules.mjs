@@ -7,14 +7,26 @@
 // 3. The PrometheusRule holds the same groups as the plain rule file.
 // 4. Every alert has a severity, a summary, a description naming its rows or
 //    its subject, and a runbook_url whose anchor is a section of RUNBOOK.md.
-// 5. deploy/prometheus/prometheus.yml: `promtool check config` on it with
-//    kubernetes_sd_configs swapped for file_sd_configs (Debian's Prometheus
-//    is built without Kubernetes service discovery); the live test runs its
-//    relabeling for real.
+// 5. deploy/prometheus/prometheus.yml. Debian's Prometheus and promtool are
+//    built without Kubernetes service discovery (NEWS.Debian, 1.5.0+ds-1:
+//    "Kubernetes support has been completely removed"), so `promtool check
+//    config` on the file as shipped fails there with "field
+//    kubernetes_sd_configs not found in type config.ScrapeConfig". Checked:
+//    a. promtool on the file as shipped passes (a promtool with Kubernetes SD)
+//       or fails with that one error and no other;
+//    b. the kubernetes_sd_configs block against the fields of Prometheus
+//       2.42's kubernetes_sd_config (what promtool would have parsed);
+//    c. every __meta_kubernetes_* label the relabeling reads is one the pod
+//       role sets, and the keep rule selects the DaemonSet's metrics port and
+//       nothing else of its pods;
+//    d. promtool on the file with kubernetes_sd_configs swapped for
+//       file_sd_configs: everything else, the rule file included.
+//    The live test (live.mjs) runs the relabeling in a real Prometheus.
 import { readFileSync, readdirSync, writeFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { P, check, deepEqual, fatal, finish, makeTmp, markdownAnchors, readYaml, run, which } from "./lib/common.mjs";
+import { checkKubernetesSD, podTargetsOf, relabelKeep } from "./lib/kubernetes-sd.mjs";
 
 const promtool = process.env.PROMTOOL || which("promtool");
 if (!promtool) fatal("promtool not found (apt-get install prometheus)");
@@ -113,7 +125,43 @@ const records = allRules.filter((r) => r.record);
     check(sd.length === 1 && sd[0].role === "pod", "prometheus.yml: discovers pods with kubernetes_sd_configs");
     const targets = (job.relabel_configs || []).map((r) => r.target_label).filter(Boolean);
     for (const l of ["namespace", "pod", "node", "cluster"]) check(targets.includes(l), `prometheus.yml: relabeling sets ${l}`);
-    // promtool: same file with file_sd in place of kubernetes_sd.
+
+    // a. promtool on the file as shipped (next to its rule file, as shipped).
+    {
+      const r = run(promtool, ["check", "config", P.promConfig]);
+      const out = r.stdout + r.stderr;
+      const errors = out.split("\n").filter((l) => /^\s*line \d+:/.test(l));
+      const debianOnly =
+        r.status !== 0 && errors.length === 1 && /field kubernetes_sd_configs not found in type config\.ScrapeConfig/.test(errors[0]);
+      check(
+        r.status === 0 || debianOnly,
+        r.status === 0
+          ? "promtool check config: prometheus.yml as shipped (this promtool has Kubernetes SD)"
+          : "promtool check config: prometheus.yml as shipped fails only for kubernetes_sd_configs (promtool without Kubernetes SD, as Debian's)",
+        out,
+      );
+    }
+    // b. the SD block, field by field.
+    for (const problem of checkKubernetesSD(sd)) check(false, `prometheus.yml: kubernetes_sd_configs: ${problem}`);
+    check(checkKubernetesSD(sd).length === 0, "prometheus.yml: kubernetes_sd_configs has only fields and values of kubernetes_sd_config");
+    // c. the meta labels read, and what the keep rule selects of the DaemonSet's pods.
+    {
+      const read = (job.relabel_configs || []).flatMap((r) => r.source_labels || []).filter((l) => l.startsWith("__meta_kubernetes_"));
+      const podLabel = /^__meta_kubernetes_(namespace|pod_(name|ip|label_\w+|labelpresent_\w+|annotation_\w+|annotationpresent_\w+|container_init|container_name|container_id|container_image|container_port_name|container_port_number|container_port_protocol|ready|phase|node_name|host_ip|uid|controller_kind|controller_name))$/;
+      for (const l of read) check(podLabel.test(l), `prometheus.yml: relabeling reads ${l}, a label of the pod role`);
+      const ds = YAML.parseAllDocuments(readFileSync(join(P.kustomize, "base/daemonset.yaml"), "utf8"))
+        .map((d) => d.toJS())
+        .find((d) => d?.kind === "DaemonSet");
+      const pods = podTargetsOf(ds);
+      const kept = pods.filter((t) => relabelKeep(job.relabel_configs || [], t)).map((t) => t.__meta_kubernetes_pod_container_port_name);
+      check(
+        deepEqual(kept, ["http-metrics"]),
+        `prometheus.yml: of the DaemonSet's pod targets (ports ${pods.map((t) => t.__meta_kubernetes_pod_container_port_name).join(", ")}), only http-metrics is scraped`,
+        `kept: ${JSON.stringify(kept)}`,
+      );
+    }
+
+    // d. promtool: same file with file_sd in place of kubernetes_sd.
     delete job.kubernetes_sd_configs;
     job.file_sd_configs = [{ files: [join(tmp, "targets.json")] }];
     writeFileSync(join(tmp, "targets.json"), "[]");

@@ -176,12 +176,12 @@ static int finish_config(int r, config_t *cfg, config_errors_t *errs) {
         return r;
 }
 
-/* A key spelled with an escape ("u"): the duplicate-key scan decodes it,
- * allocations the contract's example does not make. */
+/* A key and a value spelled with an escape ("u"): the scan for repeated
+ * keys and NULs decodes them, allocations the contract's example does not make. */
 static const char escaped_key_config[] =
         "{\"targets\": {\"t\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19421}},"
         " \"\\u0075\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 19422}}},"
-        " \"matrix\": [{\"from\": \"a\", \"to\": \"u\", \"expect\": \"deny\"}]}";
+        " \"matrix\": [{\"from\": \"a\", \"to\": \"\\u0075\", \"expect\": \"deny\"}]}";
 
 static int op_config_parse(void) {
         config_errors_t errs;

@@ -202,5 +202,32 @@ for n in "${negatives[@]}"; do
         check_rejects "$file" "negative: $name" "$want"
 done
 
+# Strings holding a NUL ("\u0000" in the JSON text): json-c cuts object keys
+# there and netcanary reads C strings, so before it refused them "web\u0000x"
+# was silently the target "web" its row names. Both must refuse them; the
+# schema names the object or string, netcanary the path with the key as written.
+# nul_case NAME SED-EXPRESSION: the control config edited by SED-EXPRESSION
+# (an edit that matched nothing leaves the control, which both accept: the
+# case fails).
+nul_case() {
+        local f="$tmp/nul-$1.json"
+        sed "$2" "$tmp/control.json" >"$f"
+        printf '%s' "$f"
+}
+nul_key='key contains a NUL character (\u0000)'
+nul_str='string contains a NUL character (\u0000)'
+# name | file | path the schema names | what netcanary check says
+nul_negatives=(
+        "target name with a NUL|$(nul_case name 's/"web": {/"web\\u0000x": {/')|targets|targets.web\u0000x: $nul_key"
+        "host with a NUL|$(nul_case host 's/"host": "127.0.0.1", "port": 8080/"host": "127.0.0.1\\u0000.evil", "port": 8080/')|targets.web.tcp.host|targets.web.tcp.host: $nul_str"
+        "url with a NUL|$(nul_case url 's|8080/x//y|8080/x\\u0000//y|')|targets.api.http.url|targets.api.http.url: $nul_str"
+        "from with a NUL|$(nul_case from 's/"from": "tenant-a", "to": "web"/"from": "tenant-a\\u0000b", "to": "web"/')|matrix[0].from|matrix[0].from: $nul_str"
+)
+for n in "${nul_negatives[@]}"; do
+        IFS='|' read -r name file schema_want check_want <<<"$n"
+        schema_rejects "$file" "negative: $name" "$schema_want"
+        check_rejects "$file" "negative: $name" "$check_want"
+done
+
 echo "schema checks: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

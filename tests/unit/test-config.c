@@ -399,6 +399,106 @@ static const bad_case_t duplicate_key_cases[] = {
           { "duplicate key \"matrix\"", NULL } },
 };
 
+/* json-c decodes "\u0000" into a NUL inside a string; it keeps a value's
+ * length but cuts an object key there, and every reader of the config takes C
+ * strings: "t\u0000x" would silently be "t". Every key and string value
+ * holding one is refused, naming its path with the key as written. */
+#define NUL_KEY "key contains a NUL character (\\u0000)"
+#define NUL_STR "string contains a NUL character (\\u0000)"
+#define T_HTTP(spec) "'h': {'http': {'url': 'http://127.0.0.1/'" spec "}}"
+#define ROW_HTTP "{'from': 'a', 'to': 'h', 'expect': 'allow'}"
+static const bad_case_t nul_cases[] = {
+        { "target name (a key) cut at a NUL, still matching its row",
+          WITH_TARGETS("'t\\u0000x': {'tcp': {'host': '127.0.0.1', 'port': 9891}}", ROW_OK),
+          { "targets.t\\u0000x: " NUL_KEY, NULL } },
+        { "target name in single quotes",
+          WITH_TARGETS("`t\\u0000x`: {'tcp': {'host': '127.0.0.1', 'port': 9891}}", ROW_OK),
+          { "targets.t\\u0000x: " NUL_KEY, NULL } },
+        { "a top-level key cut to 'matrix' replaces the matrix",
+          "{'targets': {" T_OK "}, 'matrix': [" ROW_OK "], 'matrix\\u0000': []}",
+          { "matrix\\u0000: " NUL_KEY, NULL } },
+        { "host value",
+          WITH_TARGETS("'t': {'tcp': {'host': '127.0.0.1\\u0000evil', 'port': 9891}}", ROW_OK),
+          { "targets.t.tcp.host: " NUL_STR, NULL } },
+        { "row target",
+          WITH_TARGETS(T_OK, "{'from': 'a', 'to': 't\\u0000x', 'expect': 'allow'}"),
+          { "matrix[0].to: " NUL_STR, NULL } },
+        { "row identity, the NUL first",
+          WITH_TARGETS(T_OK, "{'from': '\\u0000a', 'to': 't', 'expect': 'allow'}"),
+          { "matrix[0].from: " NUL_STR, NULL } },
+        { "agent identity",
+          "{'agent': {'identity': 'a\\u0000b'}," CFG(T_OK, ROW_OK),
+          { "agent.identity: " NUL_STR, NULL } },
+        { "url",
+          WITH_TARGETS("'h': {'http': {'url': 'http://127.0.0.1/\\u0000x'}}", ROW_HTTP),
+          { "targets.h.http.url: " NUL_STR, NULL } },
+        { "header name (a key)",
+          WITH_TARGETS(T_HTTP(", 'headers': {'X-A\\u0000b': 'v'}"), ROW_HTTP),
+          { "targets.h.http.headers.X-A\\u0000b: " NUL_KEY, NULL } },
+        { "header value hiding a line break after the NUL",
+          WITH_TARGETS(T_HTTP(", 'headers': {'X-A': 'v\\u0000\\r\\nX-B: 1'}"), ROW_HTTP),
+          { "targets.h.http.headers.X-A: " NUL_STR, NULL } },
+        { "status class in an array",
+          WITH_TARGETS(T_HTTP(", 'status': [200, '2xx\\u0000']"), ROW_HTTP),
+          { "targets.h.http.status[1]: " NUL_STR, NULL } },
+        { "DNS name",
+          WITH_TARGETS("'d': {'dns': {'name': 'example.org\\u0000.evil'}}", "{'from': 'a', 'to': 'd', 'expect': 'allow'}"),
+          { "targets.d.dns.name: " NUL_STR, NULL } },
+        { "DNS server in a list",
+          WITH_TARGETS("'d': {'dns': {'name': 'example.org', 'servers': ['10.0.0.1', '10.0.0.2\\u0000:53']}}",
+                       "{'from': 'a', 'to': 'd', 'expect': 'allow'}"),
+          { "targets.d.dns.servers[1]: " NUL_STR, NULL } },
+        { "after an unpaired surrogate",
+          WITH_TARGETS(T_OK, "{'from': 'a\\ud800\\u0000', 'to': 't', 'expect': 'allow'}"),
+          { "matrix[0].from: " NUL_STR, NULL } },
+        { "an unknown key's string value, in a nested object",
+          "{'agent': {'responder': {'port': 1, 'note': 'x\\u0000'}}," CFG(T_OK, ROW_OK),
+          { "agent.responder.note: " NUL_STR, NULL } },
+};
+
+static void test_nul_in_strings(void **state)
+{
+        unsigned failed = 0;
+        for (size_t i = 0; i < ELEMENTSOF(nul_cases); i++)
+                if (!run_bad_case(&nul_cases[i]))
+                        failed++;
+        if (failed)
+                fail_msg("%u of %zu strings holding a NUL were accepted or misreported", failed,
+                         ELEMENTSOF(nul_cases));
+}
+
+/* Every NUL is reported at once; an escaped backslash before "u0000" and a
+ * "\u0000" inside comments are no NUL. */
+static void test_nul_reports_and_non_nuls(void **state)
+{
+        config_errors_t errs;
+        config_t *cfg = NULL;
+        char *text = sq(WITH_TARGETS("'t\\u0000': {'tcp': {'host': 'h\\u0000', 'port': 9891}}",
+                                     "{'from': 'a\\u0000', 'to': 't\\u0000', 'expect': 'allow'}"));
+        config_errors_init(&errs);
+        assert_int_equal(config_parse(text, strlen(text), "test.json", &cfg, &errs), -EINVAL);
+        assert_null(cfg);
+        static const char *const want[][2] = {
+                { "targets.t\\u0000: ", NUL_KEY }, { "targets.t\\u0000.tcp.host: ", NUL_STR },
+                { "matrix[0].from: ", NUL_STR }, { "matrix[0].to: ", NUL_STR },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                const char *needles[] = { want[i][0], want[i][1], NULL };
+                if (!errors_match(&errs, needles)) {
+                        print_errors(&errs);
+                        fail_msg("no error %s%s", want[i][0], want[i][1]);
+                }
+        }
+        config_errors_free(&errs);
+        free(text);
+
+        cfg = parse_ok("{/* 't\\u0000x' */ 'targets': {" T_HTTP(", 'headers': {'X-A': 'a\\\\u0000'}") "}, // '\\u0000'\n"
+                       "'matrix': [" ROW_HTTP "]}");
+        assert_int_equal(cfg->targets[0].http.n_headers, 1);
+        assert_string_equal(cfg->targets[0].http.headers[0], "X-A: a\\u0000");
+        config_free(cfg);
+}
+
 /* What json-c skips as a comment is no key: "**" + "/" does not close a
  * block comment for json-c 0.16 (it resumes its search past the second '*'),
  * so the apparent repeats below sit inside one comment. */
@@ -536,6 +636,40 @@ static void test_error_count_capped(void **state)
         assert_true(errs.n + errs.n_dropped >= 150);
         config_errors_free(&errs);
         sb_free(&sb);
+}
+
+/* 100,000 strings holding a NUL, and 100,000 repeats of one key, in about
+ * 1 MB: CONFIG_MAX_ERRORS worded, every other one counted. Wording each (its
+ * path and line are found by rescanning the text) made this quadratic:
+ * minutes, caught by the test's timeout. */
+static void test_raw_scan_errors_capped(void **state)
+{
+        for (int kind = 0; kind < 2; kind++) {
+                strbuf_t sb;
+                sb_init(&sb, 0);
+                sb_puts(&sb, "{\"targets\": {\"t\": {\"tcp\": {\"host\": \"127.0.0.1\", \"port\": 1}}}, "
+                             "\"matrix\": [], \"agent\": {\"identity\": \"a\"}, \"x\": ");
+                sb_puts(&sb, kind == 0 ? "[" : "{");
+                for (int i = 0; i < 100000; i++)
+                        sb_puts(&sb, kind == 0 ? (i ? ",\"\\u0000\"" : "\"\\u0000\"") : (i ? ",\"k\":1" : "\"k\":1"));
+                sb_puts(&sb, kind == 0 ? "]}" : "}}");
+                assert_false(sb.oom);
+                config_errors_t errs;
+                config_t *cfg = NULL;
+                config_errors_init(&errs);
+                assert_int_equal(config_parse(sb.data, sb.len, "many.json", &cfg, &errs), -EINVAL);
+                assert_null(cfg);
+                assert_int_equal(errs.n, CONFIG_MAX_ERRORS);
+                /* 100,000 NULs, or 99,999 repeats, and "x: unknown key". */
+                assert_int_equal(errs.n + errs.n_dropped, kind == 0 ? 100001 : 100000);
+                const char *needles[] = { kind == 0 ? "x[0]: string contains a NUL" : "x: duplicate key \"k\"", NULL };
+                if (!errors_match(&errs, needles)) {
+                        print_errors(&errs);
+                        fail_msg("the first error is not worded");
+                }
+                config_errors_free(&errs);
+                sb_free(&sb);
+        }
 }
 
 static void test_errors_api(void **state)
@@ -1361,10 +1495,13 @@ int main(void)
                 cmocka_unit_test(test_bad_inputs),
                 cmocka_unit_test(test_duplicate_json_keys),
                 cmocka_unit_test(test_duplicate_scan_follows_json_c),
+                cmocka_unit_test(test_nul_in_strings),
+                cmocka_unit_test(test_nul_reports_and_non_nuls),
                 cmocka_unit_test(test_long_target_name),
                 cmocka_unit_test(test_empty_input),
                 cmocka_unit_test(test_all_errors_collected),
                 cmocka_unit_test(test_error_count_capped),
+                cmocka_unit_test(test_raw_scan_errors_capped),
                 cmocka_unit_test(test_errors_api),
                 cmocka_unit_test(test_design_example),
                 cmocka_unit_test(test_comments_and_len),
