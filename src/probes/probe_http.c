@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "curlloop.h"
@@ -50,6 +51,7 @@ struct http_client {
         loop_t *loop;
         resolver_t *resolver;
         curl_loop_t *curl;
+        const char *system_ca_file;  /* the system CA bundle for targets without ca_file; NULL: curl's default */
         http_probe_t *probes;        /* running, for http_client_free() */
 };
 
@@ -198,12 +200,33 @@ uint16_t http_request_port(const http_request_t *req) {
 
 /* ---- the client ---- */
 
+/* The system's CA bundle: $SSL_CERT_FILE, else the first of the usual
+ * places that is a readable file; NULL when there is none (curl's own
+ * default then applies). The same certificates as /etc/ssl/certs, in one
+ * file read per handshake. */
+static const char *system_ca_file(void) {
+        static const char *const bundles[] = {
+                "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Gentoo */
+                "/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+                "/etc/ssl/ca-bundle.pem",             /* openSUSE */
+                "/etc/ssl/cert.pem",                  /* Alpine, macOS-style */
+        };
+        const char *env = secure_getenv("SSL_CERT_FILE");
+        if (env && *env)
+                return access(env, R_OK) == 0 ? env : NULL;
+        for (size_t i = 0; i < ELEMENTSOF(bundles); i++)
+                if (access(bundles[i], R_OK) == 0)
+                        return bundles[i];
+        return NULL;
+}
+
 int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret) {
         http_client_t *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->loop = loop;
         c->resolver = resolver;
+        c->system_ca_file = system_ca_file();
         int r = curl_loop_new(loop, &c->curl);
         if (r < 0) {
                 free(c);
@@ -546,8 +569,14 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec->insecure_skip_verify ? 0L : 1L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec->insecure_skip_verify ? 0L : 2L);
-        if (spec->ca_file)
-                curl_easy_setopt(e, CURLOPT_CAINFO, spec->ca_file);
+        /* One CA file, no CA directory: libcurl-gnutls (Debian's is built
+         * with a CA path only) would otherwise load /etc/ssl/certs file by
+         * file, ~300 files, on every handshake, also next to a ca_file. */
+        const char *ca = spec->ca_file ? spec->ca_file : p->client->system_ca_file;
+        if (ca) {
+                curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+                curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+        }
         p->transfer.done = hop_done;
         p->transfer.userdata = p;
         r = curl_loop_add(p->client->curl, &p->transfer);
