@@ -75,7 +75,7 @@ traced_run() {
 }
 
 # ---- the machine's trust store: the test CA is not in it
-traced_run default
+traced_run default -u SSL_CERT_FILE
 expect_eq "default: ca row outcome" "$OUT_CA" connected
 expect_eq "default: system row outcome (the test CA is not a system CA)" "$OUT_SYS" bad_response
 expect_eq "default: no single certificate file of /etc/ssl/certs opened (no CA directory rescan) over $((ROUNDS_CA + ROUNDS_SYS)) handshakes" \
