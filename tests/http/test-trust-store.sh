@@ -8,8 +8,8 @@
 #   system-CA rows      -> only the system CA bundle file (one per handshake),
 #                          never the directory's individual certificates
 # and with SSL_CERT_FILE naming a bundle that holds the test CA, the
-# system-CA row verifies the server through it (nothing else opened). The
-# TLS phase of a loopback handshake stays small.
+# system-CA row verifies the server through it (nothing else opened). The TLS
+# phases are logged, not judged (strace and a shared machine slow them).
 # Ports 21200-21209 (HTTP_PORT_BASE 21200, slot 0). Needs strace.
 # shellcheck disable=SC2154 # PID_<name> is set by nc_start (printf -v)
 HTTP_PORT_BASE=${HTTP_PORT_BASE:-21200}
@@ -36,15 +36,16 @@ ROWS='[ { "from": "*", "to": "ca", "expect": "allow" }, { "from": "*", "to": "sy
 CFG=$NC_TMP/trust.json
 INTERVAL=1s write_config "$CFG" "$LISTEN" 900ms "$TARGETS" "$ROWS"
 
-# traced_run NAME [ENV=VALUE...]: the daemon under strace (openat/open) until
+# traced_run NAME [ENV=VALUE...]: the daemon under strace (open, connect) until
 # both rows did N rounds; sets ROUNDS_CA, ROUNDS_SYS, OUT_CA, OUT_SYS, TLS_CA,
 # TLS_SYS (tls phase of the last round, s), BUNDLE_OPENS (opens of the file
-# SSL_CERT_FILE names, or of /etc/ssl/certs/ca-certificates.crt) and
-# CERTS_OPENS (opens of any other file under /etc/ssl/certs).
+# SSL_CERT_FILE names, or of /etc/ssl/certs/ca-certificates.crt), CA_OPENS
+# (of the test CA, the ca_file), HANDSHAKES (connections to the TLS server)
+# and CERTS_OPENS (opens of any other file under /etc/ssl/certs).
 traced_run() {
         local name=$1 trace=$NC_TMP/strace-$1.txt pid
         shift
-        env "$@" strace -f -qq -e trace=openat,open -e signal=none -o "$trace" \
+        env "$@" strace -f -qq -e trace=openat,open,connect -e signal=none -o "$trace" \
                 "$NETCANARY" run --config "$CFG" --log-level debug >"$NC_TMP/$name.log" 2>&1 &
         pid=$!
         NC_PIDS+=("$pid")
@@ -67,8 +68,11 @@ traced_run() {
         for kv in "$@"; do [[ $kv == SSL_CERT_FILE=* ]] && bundle=${kv#SSL_CERT_FILE=}; done
         opens=$(grep -E 'open(at)?\(' "$trace" | grep -Ev '= -1 ' || true)
         BUNDLE_OPENS=$(grep -cF "\"$bundle\"" <<<"$opens" || true)
+        CA_OPENS=$(grep -cF "\"$CA\"" <<<"$opens" || true)
+        HANDSHAKES=$(grep -c "connect(.*htons($SP)" "$trace" || true)
         CERTS_OPENS=$(grep -E '"/etc/ssl/certs/[^"]+"' <<<"$opens" | grep -vcF "\"$bundle\"" || true)
-        log "$name: $ROUNDS_CA + $ROUNDS_SYS rounds: $BUNDLE_OPENS opens of $bundle, $CERTS_OPENS of other files" \
+        log "$name: $ROUNDS_CA + $ROUNDS_SYS rounds seen, $HANDSHAKES connections to the TLS server traced:" \
+                "$CA_OPENS opens of the ca_file, $BUNDLE_OPENS of $bundle, $CERTS_OPENS of other files" \
                 "under /etc/ssl/certs ($ndir there): $(grep -Eo '"/etc/ssl/certs/[^"]+"' <<<"$opens" |
                         grep -vF "\"$bundle\"" | head -3 | tr '\n' ' ')"
         log "$name: tls phase of the last round: ca row ${TLS_CA:-?} s, system row ${TLS_SYS:-?} s"
@@ -80,12 +84,11 @@ expect_eq "default: ca row outcome" "$OUT_CA" connected
 expect_eq "default: system row outcome (the test CA is not a system CA)" "$OUT_SYS" bad_response
 expect_eq "default: no single certificate file of /etc/ssl/certs opened (no CA directory rescan) over $((ROUNDS_CA + ROUNDS_SYS)) handshakes" \
         "$CERTS_OPENS" 0
+# One CA file per handshake (+1: the config check may open the ca_file).
+expect_num "default: CA files opened <= handshakes + 1" "$((CA_OPENS + BUNDLE_OPENS))" '<=' "$((HANDSHAKES + 1))"
 if [[ -e /etc/ssl/certs/ca-certificates.crt ]]; then
-        expect_num "default: the system bundle is opened at most once per system-CA handshake (+1 in flight)" \
-                "$BUNDLE_OPENS" '<=' "$((ROUNDS_SYS + 1))"
         expect_num "default: the system bundle is what system-CA handshakes read" "$BUNDLE_OPENS" '>=' "$ROUNDS_SYS"
 fi
-[[ -n $TLS_CA ]] && expect_num "default: ca row tls phase on loopback under 20 ms" "$TLS_CA" '<' 0.020
 
 # ---- SSL_CERT_FILE: a system bundle that holds the test CA verifies the server
 SYSB=$NC_TMP/system-bundle.pem
@@ -94,9 +97,9 @@ traced_run bundle SSL_CERT_FILE="$SYSB"
 expect_eq "SSL_CERT_FILE: ca row outcome" "$OUT_CA" connected
 expect_eq "SSL_CERT_FILE: system row outcome (verified through the bundle)" "$OUT_SYS" connected
 expect_eq "SSL_CERT_FILE: nothing under /etc/ssl/certs opened" "$CERTS_OPENS" 0
-expect_num "SSL_CERT_FILE: the bundle is opened once per system-CA handshake (+1 in flight)" \
-        "$BUNDLE_OPENS" '<=' "$((ROUNDS_SYS + 1))"
-# (No bound on the system row's TLS phase: the whole bundle, ~150
-# certificates, is still parsed per handshake; libcurl-gnutls 7.88 has no CA
-# cache, CAINFO_BLOB or SSL_CTX_FUNCTION. Logged above.)
+expect_num "SSL_CERT_FILE: CA files opened <= handshakes + 1" "$((CA_OPENS + BUNDLE_OPENS))" '<=' "$((HANDSHAKES + 1))"
+expect_num "SSL_CERT_FILE: the bundle is what system-CA handshakes read" "$BUNDLE_OPENS" '>=' "$ROUNDS_SYS"
+# (The whole bundle, ~150 certificates, is still parsed per system-CA
+# handshake: libcurl-gnutls 7.88 has no CA cache, CAINFO_BLOB or
+# SSL_CTX_FUNCTION.)
 nc_finish
