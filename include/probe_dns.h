@@ -36,6 +36,9 @@ typedef struct dns_probe_result {
         uint64_t duration_usec; /* first query sent to the final answer */
         int error;              /* errno behind refused/local_error */
         int rcode;              /* of the final answer, or DNS_RCODE_NONE */
+        unsigned answer_rrs;    /* the final answer's record counts (header ANCOUNT, NSCOUNT, ARCOUNT) */
+        unsigned authority_rrs;
+        unsigned additional_rrs;
         const char *responses[DNS_MAX_QUERIES]; /* per query: rcode name, "timeout", "connection_refused", "error" */
         uint64_t response_usec[DNS_MAX_QUERIES];/* per query round trip */
         size_t n_queries;

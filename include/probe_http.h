@@ -44,6 +44,21 @@ void http_request_free(http_request_t *req);
 const char *http_request_host(const http_request_t *req);
 uint16_t http_request_port(const http_request_t *req);
 
+/* What the TLS handshake of a hop showed (blackbox_exporter's probe_ssl_* and
+ * probe_tls_version_info), collected only when asked: it costs a parse of
+ * every peer certificate. */
+typedef struct http_tls_info {
+        bool valid;             /* a TLS session was read */
+        const char *version;    /* "TLS 1.2", "TLS 1.3", ...; "unknown" */
+        int64_t earliest_expiry; /* unix seconds: the earliest NotAfter of the certificates the peer sent; 0 if none */
+        int64_t chain_expiry;   /* unix seconds: the earliest NotAfter of the verified chain (peer certificates
+                                 * up to the trust anchor, the anchor included); 0 when not verified */
+} http_tls_info_t;
+
+typedef enum http_probe_flags {
+        HTTP_PROBE_TLS_INFO = 1 << 0, /* fill result.tls_info (one-off probes; rows do not pay for it) */
+} http_probe_flags_t;
+
 typedef struct http_probe_result {
         outcome_t outcome;      /* connected: answered as required; bad_response: answered otherwise
                                  * (status, body, TLS, cut short, too slow after connecting);
@@ -56,8 +71,11 @@ typedef struct http_probe_result {
         unsigned redirects;     /* followed */
         uint64_t body_bytes;    /* read from the last response (capped) */
         bool regex_failed;      /* body_regex did not match */
+        int64_t content_length; /* the last response's Content-Length header; -1 when absent (chunked, close) */
+        unsigned http_version;  /* of the last response: 10 (HTTP/1.0), 11, 20, 30; 0 if none */
         uint64_t phase_usec[_HTTP_PHASE_MAX]; /* of the last hop; resolve is the caller's first lookup plus redirects' */
         char detail[256];       /* why bad_response/local_error (TLS errors name the reason); "" otherwise */
+        http_tls_info_t tls_info; /* of the last hop, with HTTP_PROBE_TLS_INFO only */
 } http_probe_result_t;
 
 typedef void (*http_probe_done_cb)(const http_probe_result_t *result, void *userdata);
@@ -67,7 +85,9 @@ int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret);
 void http_client_free(http_client_t *c);
 
 /* Probes `req` by connecting to `addr` (the URL host resolved by the caller,
- * `resolve_usec` is how long that took). `req` must outlive the probe. */
+ * `resolve_usec` is how long that took). `flags`: http_probe_flags_t. `req`
+ * must outlive the probe. */
 int probe_http_start(http_client_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
-                     uint64_t deadline_usec, http_probe_done_cb cb, void *userdata, http_probe_t **ret);
+                     uint64_t deadline_usec, unsigned flags, http_probe_done_cb cb, void *userdata,
+                     http_probe_t **ret);
 void probe_http_cancel(http_probe_t *p);

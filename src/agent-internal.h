@@ -1,6 +1,7 @@
 /* The agent's internals, shared by agent.c (plan, rounds, reload),
- * agent-endpoints.c (HTTP handlers, /probe) and agent-report.c (JSON, table,
- * JUnit). Not a public header: nothing outside the agent includes it. */
+ * agent-endpoints.c (HTTP handlers), agent-adhoc.c (/probe) and
+ * agent-report.c (JSON, table, JUnit). Not a public header: nothing outside
+ * the agent includes it. */
 #pragma once
 
 #include <stdbool.h>
@@ -221,6 +222,10 @@ void agent_k8s_free(agent_t *a);
 void agent_install_routes(agent_t *a, httpd_t *h);
 /* Config loaded and every supported row finished a round; *ret_waiting = rows still waiting. */
 bool agent_ready(const agent_t *a, size_t *ret_waiting);
+
+/* agent-adhoc.c: /probe */
+/* The /probe handler (userdata: the agent). */
+void adhoc_handle_probe(const httpd_request_t *req, httpd_response_t *resp, void *userdata);
 /* Answers the /probe request of a finished one-off round and frees it. */
 void adhoc_finish(row_state_t *rs);
 /* Ends every /probe in flight with 503 (reload, shutdown). */

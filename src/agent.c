@@ -490,6 +490,7 @@ static void row_round_probe(row_state_t *rs, const struct sockaddr_storage *addr
                         break;
                 case PROTO_HTTP:
                         r = probe_http_start(a->http, rs->http_req, sa, rs->resolve_usec, rs->round_deadline,
+                                             rs->adhoc ? HTTP_PROBE_TLS_INFO : 0,
                                              on_http_probe_done, &rs->slots[i], &rs->slots[i].http_probe);
                         break;
                 case PROTO_DNS:

@@ -254,6 +254,9 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
         int rcode = abuf[3] & 0x0f;
         unsigned answers = ((unsigned) abuf[6] << 8) | abuf[7];
         p->result.rcode = rcode;
+        p->result.answer_rrs = answers;
+        p->result.authority_rrs = ((unsigned) abuf[8] << 8) | abuf[9];
+        p->result.additional_rrs = ((unsigned) abuf[10] << 8) | abuf[11];
         record_response(p, dns_rcode_name(rcode));
         /* The search walk goes on after NXDOMAIN or an empty answer, like libc. */
         bool next = p->next_name < p->n_names && (rcode == ns_r_nxdomain || (rcode == ns_r_noerror && answers == 0));

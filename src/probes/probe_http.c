@@ -2,11 +2,14 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "curlloop.h"
@@ -50,6 +53,7 @@ struct http_client {
         loop_t *loop;
         resolver_t *resolver;
         curl_loop_t *curl;
+        const char *system_ca_file;  /* the system CA bundle for targets without ca_file; NULL: curl's default */
         http_probe_t *probes;        /* running, for http_client_free() */
 };
 
@@ -64,6 +68,7 @@ struct http_probe {
         uint64_t resolve_start;
         loop_timer_t *deadline_timer; /* at the deadline while a redirect resolves,
                                        * HTTP_STALL_GRACE_USEC after it while curl runs */
+        unsigned flags;              /* http_probe_flags_t */
         http_probe_done_cb cb;
         void *userdata;
         strbuf_t body;               /* kept only when body_regex is set */
@@ -198,12 +203,33 @@ uint16_t http_request_port(const http_request_t *req) {
 
 /* ---- the client ---- */
 
+/* The system's CA bundle: $SSL_CERT_FILE, else the first of the usual
+ * places that is a readable file; NULL when there is none (curl's own
+ * default then applies). The same certificates as /etc/ssl/certs, in one
+ * file read per handshake. */
+static const char *system_ca_file(void) {
+        static const char *const bundles[] = {
+                "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Gentoo */
+                "/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+                "/etc/ssl/ca-bundle.pem",             /* openSUSE */
+                "/etc/ssl/cert.pem",                  /* Alpine, macOS-style */
+        };
+        const char *env = secure_getenv("SSL_CERT_FILE");
+        if (env && *env)
+                return access(env, R_OK) == 0 ? env : NULL;
+        for (size_t i = 0; i < ELEMENTSOF(bundles); i++)
+                if (access(bundles[i], R_OK) == 0)
+                        return bundles[i];
+        return NULL;
+}
+
 int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret) {
         http_client_t *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->loop = loop;
         c->resolver = resolver;
+        c->system_ca_file = system_ca_file();
         int r = curl_loop_new(loop, &c->curl);
         if (r < 0) {
                 free(c);
@@ -239,6 +265,84 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
         p->result.body_bytes += n;
         /* Returning less than given stops the transfer: the cap on bytes read. */
         return p->capped ? 0 : size * nmemb;
+}
+
+/* ---- TLS details (HTTP_PROBE_TLS_INFO) ---- */
+
+static const char *tls_version_name(gnutls_protocol_t v) {
+        switch (v) {
+        case GNUTLS_TLS1_0: return "TLS 1.0";
+        case GNUTLS_TLS1_1: return "TLS 1.1";
+        case GNUTLS_TLS1_2: return "TLS 1.2";
+        case GNUTLS_TLS1_3: return "TLS 1.3";
+        default: return "unknown";
+        }
+}
+
+static void earliest(int64_t *cur, time_t t) {
+        if (t > 0 && (*cur == 0 || (int64_t) t < *cur))
+                *cur = (int64_t) t;
+}
+
+/* Reads the TLS version and the certificates' expiry from the GnuTLS session
+ * under curl's connection. `verified`: curl verified the peer against its
+ * CA file, so the chain from the leaf up to the trust anchor is known good.
+ * Leaves `ret` invalid when there is no GnuTLS session (plain http, another
+ * TLS backend) or no memory. */
+static void read_tls_info(CURL *e, bool verified, http_tls_info_t *ret) {
+        struct curl_tlssessioninfo *info = NULL;
+        if (curl_easy_getinfo(e, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+            info->backend != CURLSSLBACKEND_GNUTLS || !info->internals)
+                return;
+        gnutls_session_t session = info->internals;
+        unsigned n = 0;
+        const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+        gnutls_x509_crt_t *crts = n > 0 ? calloc(n, sizeof *crts) : NULL;
+        if (n > 0 && !crts)
+                return;
+        http_tls_info_t ti = { .valid = true, .version = tls_version_name(gnutls_protocol_get_version(session)) };
+        unsigned n_crts = 0;
+        for (; n_crts < n; n_crts++) {
+                if (gnutls_x509_crt_init(&crts[n_crts]) < 0)
+                        goto done;
+                if (gnutls_x509_crt_import(crts[n_crts], &peers[n_crts], GNUTLS_X509_FMT_DER) < 0) {
+                        n_crts++;
+                        goto done;
+                }
+                earliest(&ti.earliest_expiry, gnutls_x509_crt_get_expiration_time(crts[n_crts]));
+        }
+        if (verified && n_crts > 0) {
+                /* The chain: from the leaf, each next certificate that issued
+                 * the previous one (extra certificates a server sends are not
+                 * part of it), then the trust anchor that issued the last one,
+                 * unless that one is self-signed (the anchor itself). */
+                gnutls_x509_crt_t last = crts[0];
+                earliest(&ti.chain_expiry, gnutls_x509_crt_get_expiration_time(last));
+                for (unsigned i = 1; i < n_crts && gnutls_x509_crt_check_issuer(last, crts[i]); i++) {
+                        last = crts[i];
+                        earliest(&ti.chain_expiry, gnutls_x509_crt_get_expiration_time(last));
+                }
+                gnutls_certificate_credentials_t cred = NULL;
+                gnutls_x509_crt_t anchor = NULL; /* owned by the credentials (no GNUTLS_TL_GET_COPY) */
+                if (!gnutls_x509_crt_check_issuer(last, last) &&
+                    gnutls_credentials_get(session, GNUTLS_CRD_CERTIFICATE, (void **) &cred) >= 0 && cred &&
+                    gnutls_certificate_get_issuer(cred, last, &anchor, 0) >= 0 && anchor)
+                        earliest(&ti.chain_expiry, gnutls_x509_crt_get_expiration_time(anchor));
+        }
+        *ret = ti;
+done:
+        for (unsigned i = 0; i < n_crts; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        free(crts);
+}
+
+/* After the connection (and TLS handshake) is made, before the request
+ * goes out: the only moment the session is certainly there (connections are
+ * not kept, so it is gone when the transfer ends). */
+static int on_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+        http_probe_t *p = userdata;
+        read_tls_info(p->transfer.easy, !p->req->spec->insecure_skip_verify, &p->result.tls_info);
+        return CURL_PREREQFUNC_OK;
 }
 
 /* No TIME_WAIT piles up on the prober: connections end with a reset. */
@@ -417,10 +521,21 @@ static void hop_done(curl_loop_transfer_t *t, CURLcode rc) {
         curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t_total);
         curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &redirect);
         curl_easy_getinfo(e, CURLINFO_SCHEME, &scheme);
+        curl_off_t content_length = -1;
+        long version = 0;
+        curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length);
+        curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
 
         http_probe_result_t *res = &p->result;
         res->status = status;
         res->tls = scheme && strcasecmp(scheme, "https") == 0;
+        res->content_length = status > 0 && content_length >= 0 ? (int64_t) content_length : -1;
+        res->http_version = status <= 0                          ? 0
+                            : version == CURL_HTTP_VERSION_1_0   ? 10
+                            : version == CURL_HTTP_VERSION_1_1   ? 11
+                            : version == CURL_HTTP_VERSION_2_0   ? 20
+                            : version == CURL_HTTP_VERSION_3     ? 30
+                                                                 : 0;
         /* From the connect on: curl's own set-up before it (URL parsing, the
          * connect-to literal) is not the network's time. */
         res->duration_usec += (uint64_t) (t_total > t_dns ? t_total - t_dns : t_total);
@@ -525,6 +640,7 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         sb_reset(&p->body);
         p->capped = false;
         p->result.body_bytes = 0;
+        p->result.tls_info = (http_tls_info_t) { 0 };
         p->errbuf[0] = '\0';
         curl_easy_setopt(e, CURLOPT_URL, p->url);
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, p->connect_to);
@@ -546,8 +662,18 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec->insecure_skip_verify ? 0L : 1L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec->insecure_skip_verify ? 0L : 2L);
-        if (spec->ca_file)
-                curl_easy_setopt(e, CURLOPT_CAINFO, spec->ca_file);
+        /* One CA file, no CA directory: libcurl-gnutls (Debian's is built
+         * with a CA path only) would otherwise load /etc/ssl/certs file by
+         * file, ~300 files, on every handshake, also next to a ca_file. */
+        const char *ca = spec->ca_file ? spec->ca_file : p->client->system_ca_file;
+        if (ca) {
+                curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+                curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+        }
+        if (p->flags & HTTP_PROBE_TLS_INFO) {
+                curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+                curl_easy_setopt(e, CURLOPT_PREREQDATA, p);
+        }
         p->transfer.done = hop_done;
         p->transfer.userdata = p;
         r = curl_loop_add(p->client->curl, &p->transfer);
@@ -561,11 +687,14 @@ done:
 }
 
 int probe_http_start(http_client_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
-                     uint64_t deadline_usec, http_probe_done_cb cb, void *userdata, http_probe_t **ret) {
+                     uint64_t deadline_usec, unsigned flags, http_probe_done_cb cb, void *userdata,
+                     http_probe_t **ret) {
         http_probe_t *p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
-        *p = (http_probe_t) { .client = c, .req = req, .deadline = deadline_usec, .cb = cb, .userdata = userdata };
+        *p = (http_probe_t) { .client = c, .req = req, .deadline = deadline_usec, .flags = flags, .cb = cb,
+                              .userdata = userdata };
+        p->result.content_length = -1;
         sb_init(&p->body, 0);
         p->result.phase_usec[HTTP_PHASE_RESOLVE] = resolve_usec;
         p->next = c->probes;

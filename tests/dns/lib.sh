@@ -204,6 +204,20 @@ wait_rounds() {
                 fatal "rows did not complete $2 rounds: $(matrix "$1" | jq -c '[.rows[] | {to, rounds}]' 2>&1)"
 }
 
+# dns_probe PORT TARGET OUT: GET /probe?module=dns&target=TARGET (in DNS_NS),
+# as a blackbox scrape config asks; body -> OUT, HTTP status printed.
+dns_probe() {
+        "${NC_CURL[@]}" --max-time 10 -o "$3" -w '%{http_code}' -G --data-urlencode module=dns \
+                --data-urlencode "target=$2" "$(url "$1" /probe)" 2>"$3.err"
+}
+
+# probe_value FILE NAME [label=value ...]: a series of a /probe answer ("absent" if none).
+probe_value() {
+        local f=$1
+        shift
+        metric_value "$@" <"$f" || echo absent
+}
+
 # ---------------------------------------------------------------- unbound
 
 # The zone every test server carries. "." static: nothing is ever recursed

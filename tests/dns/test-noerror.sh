@@ -7,6 +7,10 @@
 #  - a deny row to an answering server     -> unexpected_allow, `once` exits 1
 #  - types SRV, CNAME, TXT, PTR, MX reach the server as those types (unbound's
 #    own per-type counters) and NOERROR counts per type
+#  - /probe?module=dns: blackbox_exporter's DNS series (query succeeded,
+#    answer/authority/additional record counts, duration by phase, the
+#    lookup of the target = 0 as the server is an address, the server's
+#    address hash)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dns_init 0
 
@@ -89,5 +93,35 @@ expect_num "probes_total{web-missing,bad_response}" \
         "$(v netcanary_probes_total to=web-missing protocol=dns outcome=bad_response)" '>=' 2
 expect_eq "expectation_met{web-missing}" "$(v netcanary_expectation_met to=web-missing)" 1
 expect_eq "verdict{www-ok,allowed}" "$(v netcanary_verdict to=www-ok verdict=allowed)" 1
+
+# ---- /probe in blackbox_exporter's names
+PR=$NC_TMP/probe-www.txt
+expect_eq "/probe?module=dns&target=www-ok: HTTP status" "$(dns_probe "$API" www-ok "$PR")" 200
+p() { probe_value "$PR" "$@"; }
+expect_eq "www-ok: probe_success" "$(p probe_success)" 1
+expect_eq "www-ok: probe_dns_query_succeeded" "$(p probe_dns_query_succeeded)" 1
+expect_eq "www-ok: probe_dns_answer_rrs (two A records)" "$(p probe_dns_answer_rrs)" 2
+expect_eq "www-ok: probe_dns_authority_rrs" "$(p probe_dns_authority_rrs)" 0
+expect_eq "www-ok: probe_dns_additional_rrs" "$(p probe_dns_additional_rrs)" 0
+expect_eq "www-ok: probe_dns_lookup_time_seconds (the server is an address: nothing to look up)" \
+        "$(p probe_dns_lookup_time_seconds)" 0
+expect_eq "www-ok: probe_dns_duration_seconds{phase=resolve}" "$(p probe_dns_duration_seconds phase=resolve)" 0
+expect_num "www-ok: probe_dns_duration_seconds{phase=request} (the query)" \
+        "$(p probe_dns_duration_seconds phase=request)" '>' 0
+expect_num "www-ok: probe_dns_duration_seconds{phase=request} under the probe's duration" \
+        "$(p probe_dns_duration_seconds phase=request)" '<=' "$(p probe_duration_seconds)"
+expect_eq "www-ok: probe_ip_protocol (the server's)" "$(p probe_ip_protocol)" 4
+expect_eq "www-ok: probe_ip_addr_hash (FNV-1a 32 of 127.0.0.1)" "$(p probe_ip_addr_hash)" 3668918509
+PR=$NC_TMP/probe-mx.txt
+expect_eq "/probe?module=dns&target=mx: HTTP status" "$(dns_probe "$API" mx "$PR")" 200
+expect_eq "mx: probe_dns_answer_rrs" "$(p probe_dns_answer_rrs)" 1
+PR=$NC_TMP/probe-missing.txt
+expect_eq "/probe?module=dns&target=web-missing: HTTP status" "$(dns_probe "$API" web-missing "$PR")" 200
+expect_eq "web-missing: probe_success (an expected address is missing)" "$(p probe_success)" 0
+expect_eq "web-missing: probe_dns_query_succeeded (the query was answered)" "$(p probe_dns_query_succeeded)" 1
+expect_eq "web-missing: probe_dns_answer_rrs" "$(p probe_dns_answer_rrs)" 2
+B=$NC_TMP/probe-bad.txt
+code=$("${NC_CURL[@]}" -o "$B" -w '%{http_code}' "$(url "$API" "/probe?module=http_2xx&target=www-ok")")
+expect_eq "/probe?module=http_2xx&target=www-ok (a dns target): HTTP status" "$code" 400
 
 nc_finish

@@ -6,7 +6,9 @@
 #    answered, so the verdict stays allowed (an allow row is met)
 #  - NXDOMAIN expected but the name exists -> bad_response
 # netcanary_dns_responses_total{rcode="NXDOMAIN"} counts the answers, the
-# lookup histogram observes them (an answer is an answer).
+# lookup histogram observes them (an answer is an answer). /probe says
+# probe_dns_query_succeeded 1 for NXDOMAIN (an answer arrived, as blackbox
+# says), probe_success as the target requires, the SOA in the authority.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dns_init 1
 
@@ -57,5 +59,18 @@ expect_num "probes_total{nx-unexpected,bad_response}" "$(v netcanary_probes_tota
 expect_eq "expectation_met{nx-unexpected}" "$(v netcanary_expectation_met to=nx-unexpected)" 1
 expect_eq "mismatches_total{nx-unexpected,unexpected_deny}" \
         "$(v netcanary_mismatches_total to=nx-unexpected mismatch=unexpected_deny)" 0
+
+PR=$NC_TMP/probe-nx.txt
+p() { probe_value "$PR" "$@"; }
+expect_eq "/probe?module=dns&target=nx-unexpected: HTTP status" "$(dns_probe "$API" nx-unexpected "$PR")" 200
+expect_eq "nx-unexpected: probe_success (NOERROR required)" "$(p probe_success)" 0
+expect_eq "nx-unexpected: probe_dns_query_succeeded (NXDOMAIN is an answer)" "$(p probe_dns_query_succeeded)" 1
+expect_eq "nx-unexpected: probe_dns_answer_rrs" "$(p probe_dns_answer_rrs)" 0
+expect_eq "nx-unexpected: probe_dns_authority_rrs (the zone's SOA)" "$(p probe_dns_authority_rrs)" 1
+expect_eq "nx-unexpected: probe_netcanary_addresses{outcome=bad_response}" \
+        "$(p probe_netcanary_addresses outcome=bad_response)" 1
+expect_eq "/probe?module=dns&target=nx-expected: HTTP status" "$(dns_probe "$API" nx-expected "$PR")" 200
+expect_eq "nx-expected: probe_success (NXDOMAIN required)" "$(p probe_success)" 1
+expect_eq "nx-expected: probe_dns_query_succeeded" "$(p probe_dns_query_succeeded)" 1
 
 nc_finish

@@ -6,6 +6,7 @@
 #    the lookup histogram observes nothing (answered lookups only)
 #  - the other port of the same unbound (control): connected, allow row met
 #  - an allow row to the dropped server: unexpected_deny, `once` exits 1
+#  - /probe of the dropped server: probe_dns_query_succeeded 0 (no answer)
 # Needs root, `ip netns` and nft; skips (77) otherwise.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dns_init 4
@@ -78,5 +79,13 @@ expect_num "probes_total{dropped,timeout}" "$(v netcanary_probes_total to=droppe
 expect_eq "verdict{dropped,denied}" "$(v netcanary_verdict to=dropped verdict=denied)" 1
 expect_eq "expectation_met{dropped}" "$(v netcanary_expectation_met to=dropped)" 1
 expect_eq "matrix: dropped outcome" "$(row_field "$API" dropped '.addresses[0].outcome')" timeout
+
+PR=$NC_TMP/probe-dropped.txt
+p() { probe_value "$PR" "$@"; }
+expect_eq "/probe?module=dns&target=dropped: HTTP status" "$(dns_probe "$API" dropped "$PR")" 200
+expect_eq "dropped: probe_success" "$(p probe_success)" 0
+expect_eq "dropped: probe_dns_query_succeeded (no answer)" "$(p probe_dns_query_succeeded)" 0
+expect_eq "dropped: probe_dns_answer_rrs" "$(p probe_dns_answer_rrs)" 0
+expect_eq "dropped: probe_netcanary_addresses{outcome=timeout}" "$(p probe_netcanary_addresses outcome=timeout)" 1
 
 nc_finish

@@ -81,7 +81,7 @@ static bool run_probe(loop_t *loop, http_client_t *client, const http_request_t 
         http_probe_t *probe = NULL;
         *box = (outcome_box_t) { 0 };
         *ret_deadline = deadline;
-        int r = probe_http_start(client, req, (const struct sockaddr *) &addr, 0, deadline, on_done, box, &probe);
+        int r = probe_http_start(client, req, (const struct sockaddr *) &addr, 0, deadline, 0, on_done, box, &probe);
         if (r < 0) {
                 printf("FAIL: probe_http_start: %s\n", strerror(-r));
                 failures++;

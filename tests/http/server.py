@@ -12,6 +12,9 @@ Serves on loopback (or inside a network namespace the test made):
   GET      /loop        302 Location: /loop (a redirect loop)
   GET      /big         200 with a 100000-byte body ("x" * 100000)
   GET      /needs-header  200 if the request has "X-Canary: yes", else 403
+  GET      /chunked     200, Transfer-Encoding: chunked, no Content-Length,
+                        the /ok body in two chunks
+  GET      /http10      200 answered as HTTP/1.0 (connection closed after)
 
 With --hold-port P, a plain TCP listener on P accepts and never says a word
 (the connection stays open until the client closes it): a TLS handshake or an
@@ -99,6 +102,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(302, b"again\n", headers=[("Location", "/loop")])
         elif path == "/big":
             self.send(200, BIG)
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                half = len(BODY_OK) // 2
+                for part in (BODY_OK[:half], BODY_OK[half:]):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        elif path == "/http10":
+            self.protocol_version = "HTTP/1.0"
+            self.close_connection = True
+            self.send(200, BODY_OK)
         elif path == "/needs-header":
             if self.headers.get("X-Canary") == "yes":
                 self.send(200, BODY_OK)

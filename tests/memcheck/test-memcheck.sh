@@ -2,14 +2,16 @@
 # netcanary under valgrind memcheck: every probe type against local servers,
 # the daemon's endpoints, /probe, good and bad reloads, and SIGTERM. Passes
 # when valgrind reports no error and no definite/indirect leak.
-# Traffic: 127.0.0.1 and ::1 only, ports 20600-20619.
+# /probe of an https target reads the peer's certificates (GnuTLS) under
+# memcheck too. Traffic: 127.0.0.1 and ::1 only, ports 20600-20619 and
+# 21240-21241 (the TLS server).
 set -euo pipefail
 
 : "${NETCANARY:?NETCANARY must point at the binary}"
 command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valgrind)"; exit 1; }
 command -v unbound >/dev/null || { echo "unbound missing"; exit 1; }
 
-LISTEN=20600 RESP=20601 HTTP=20602 DNS=20603 CLOSED=20604
+LISTEN=20600 RESP=20601 HTTP=20602 DNS=20603 CLOSED=20604 TLS_HTTP=21240 TLS=21241
 tmp=$(mktemp -d /tmp/nctest-memcheck-XXXXXX)
 pids=()
 cleanup() {
@@ -44,6 +46,21 @@ server:
 CONF
 unbound -d -c "$tmp/unbound.conf" > "$tmp/unbound.log" 2>&1 &
 pids+=($!)
+# A TLS server (tests/http/server.py) with a CA and certificate made here.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+{
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/ca.key" \
+                -out "$tmp/ca.pem" -days 2 -subj "/CN=memcheck CA" \
+                -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/server.key" \
+                        -out "$tmp/server.csr" -subj "/CN=localhost" &&
+                printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$tmp/server.ext" &&
+                openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial \
+                        -out "$tmp/server.pem" -days 2 -extfile "$tmp/server.ext"
+} > "$tmp/openssl.log" 2>&1 || { cat "$tmp/openssl.log" >&2; fail "openssl"; }
+/usr/bin/python3 "$here/../http/server.py" --addr 127.0.0.1 --http-port "$TLS_HTTP" --https-port "$TLS" \
+        --cert "$tmp/server.pem" --key "$tmp/server.key" --lifetime 170 > "$tmp/tls.log" 2>&1 &
+pids+=($!)
 
 cat > "$tmp/config.json" <<CONF
 { "agent": { "listen": "127.0.0.1:$LISTEN", "responder": { "port": $RESP } },
@@ -58,7 +75,9 @@ cat > "$tmp/config.json" <<CONF
     "web": { "http": { "url": "http://127.0.0.1:$HTTP/", "body_regex": "hello" } },
     "web404": { "http": { "url": "http://127.0.0.1:$HTTP/nope", "status": [200] } },
     "dns": { "dns": { "name": "a.memcheck.test", "servers": ["127.0.0.1:$DNS"], "expect_addresses": ["10.1.2.3"] } },
-    "nx": { "dns": { "name": "b.memcheck.test", "servers": ["127.0.0.1:$DNS"], "expect_rcode": "NXDOMAIN" } }
+    "nx": { "dns": { "name": "b.memcheck.test", "servers": ["127.0.0.1:$DNS"], "expect_rcode": "NXDOMAIN" } },
+    "tls": { "http": { "url": "https://127.0.0.1:$TLS/ok", "tls": { "ca_file": "$tmp/ca.pem" } } },
+    "tls-insecure": { "http": { "url": "https://127.0.0.1:$TLS/ok", "tls": { "insecure_skip_verify": true } } }
   },
   "matrix": [
     { "from": "*", "to": "tcp4", "expect": "allow" }, { "from": "*", "to": "tcp6", "expect": "allow" },
@@ -95,8 +114,18 @@ for _ in $(seq 150); do
 done
 [ "$ready" = 1 ] || fail "daemon under valgrind never became ready"
 for path in /metrics /api/v1/matrix / /app.js "/probe?target=web" "/probe?target=dns" "/probe?target=udp4" \
-            "/probe?target=nope" /healthz /nope; do
+            "/probe?target=nope" "/probe?module=icmp&target=web" "/probe?module=tcp_connect&target=web" \
+            /healthz /nope; do
         curl -s -o /dev/null "http://127.0.0.1:$LISTEN$path"
+done
+# A handshake under valgrind can outlast the 900 ms timeout: a few tries each (bounded).
+for t in tls tls-insecure; do
+        for _ in 1 2 3 4 5; do
+                curl -s -o "$tmp/probe-$t.txt" "http://127.0.0.1:$LISTEN/probe?module=http_2xx&target=$t"
+                grep -q '^probe_ssl_earliest_cert_expiry [1-9]' "$tmp/probe-$t.txt" && break
+        done
+        grep -q '^probe_ssl_earliest_cert_expiry [1-9]' "$tmp/probe-$t.txt" ||
+                { cat "$tmp/probe-$t.txt" >&2; fail "/probe?target=$t under memcheck: no certificate expiry"; }
 done
 curl -s -o /dev/null -H 'Accept-Encoding: gzip' "http://127.0.0.1:$LISTEN/metrics"
 # /metrics is streamed: a HEAD never reads the stream, these clients hang up after its first bytes.
@@ -135,5 +164,5 @@ kill -TERM "$daemon"
 rc=0
 wait "$daemon" || rc=$?
 [ "$rc" = 0 ] || { cat "$tmp/run.vg" >&2; fail "daemon under memcheck exited $rc (99 = valgrind errors)"; }
-echo "ok: daemon under memcheck: endpoints, streamed scrapes cut short, /probe, reloads, SIGTERM during a scrape"
+echo "ok: daemon under memcheck: endpoints, streamed scrapes cut short, /probe (https certificates too), reloads, SIGTERM during a scrape"
 echo "PASS test-memcheck"
