@@ -6,6 +6,8 @@
 #   ./dev.sh test                      install what is missing, build, run the whole test
 #                                      suite, then again on an ASan+UBSan build; ends with
 #                                      "N passed, N failed, N skipped" over both runs
+#   ./dev.sh image                     install what is missing, build the container image
+#                                      netcanary:<version> with buildah (deploy/image.sh)
 #
 # Packages come from Debian 12 with apt-get (as root, or through sudo). Nothing
 # is downloaded at configure or test time.
@@ -19,9 +21,14 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 # is enough: it configures a fresh build seeing only these packages' pkg-config files).
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build python3 libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
+# What `image` needs besides BUILD_PACKAGES: buildah builds it, podman stores and
+# runs it (runc: the runtime deploy/podman/containers.conf names; catatonit: the
+# pods' pause process), binutils strips, ca-certificates provides the CA bundle.
+IMAGE_PACKAGES=(buildah podman runc catatonit binutils ca-certificates)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
                procps psmisc openssl nodejs chromium valgrind
-               prometheus-blackbox-exporter wrk util-linux clang libclang-rt-14-dev)
+               prometheus-blackbox-exporter wrk util-linux clang libclang-rt-14-dev
+               "${IMAGE_PACKAGES[@]}" python3-yaml)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -113,8 +120,12 @@ test)
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
+image)
+        ensure_packages "${BUILD_PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"
+        exec deploy/image.sh "$@"
+        ;;
 *)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
