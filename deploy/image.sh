@@ -104,7 +104,7 @@ while read -r name arrow path _; do
                 path=$name
                 name=$(basename "$interp")
         fi
-        [ -n "$path" ] && [ "${path:0:1}" = / ] || die "unexpected ldd line: $name $arrow $path"
+        if [ -z "$path" ] || [ "${path:0:1}" != / ]; then die "unexpected ldd line: $name $arrow $path"; fi
         libs[$name]=$path
 done <<<"$ldd_out"
 [ -n "${libs[$(basename "$interp")]:-}" ] || die "the loader $interp is not in ldd's list"

@@ -9,11 +9,13 @@
 #    manifests must name exactly that image.
 # 2. Every kustomize render (base, overlays/per-tenant, overlays/small-footprint)
 #    is turned into what the control plane hands the kubelet: a kind: Pod
-#    whose spec is the workload's pod template (kube2pod.py: downward-API env
-#    values filled in; podman 4.3 needs the informational containerPorts left
-#    out, see there; the test proves nothing else differs) plus its ConfigMap,
+#    whose spec is the workload's pod template (deploy/podman/kube2pod.py:
+#    downward-API env values filled in; podman 4.3 needs the informational
+#    containerPorts left out, see there; the test proves nothing else
+#    differs) plus its ConfigMap,
 #    whose config.json is swapped for a LOCAL matrix (the pod's own responder
-#    over TCP/UDP, IPv4/IPv6, its own /healthz over HTTP, a closed loopback
+#    over TCP/UDP, IPv4/IPv6, its own /healthz over HTTP, an HTTPS server of
+#    the test verified with a CA the ConfigMap carries, a closed loopback
 #    port expected denied; one row for its namespace only, one for another
 #    identity). Each pod runs with `podman kube play` in a network namespace
 #    the test owns (loopback only), one after the other.
@@ -46,16 +48,18 @@
 # (9890/9891, inside the namespace); the test's own are 21100-21199.
 #
 # Everything created (pods, containers, the volume, the namespace, Prometheus,
-# the pause image if it was not there) is removed on exit, failed or not. The
-# built image stays (it is deploy/image.sh's product and is reused).
+# the HTTPS server, the pause image if it was not there) is removed on exit,
+# failed or not. The built image stays (deploy/image.sh's product, reused).
 set -uo pipefail
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${SOURCE_ROOT:-$(cd "$HERE/../.." && pwd)}
 PY=/usr/bin/python3
+KUBE2POD=$ROOT/deploy/podman/kube2pod.py
 export CONTAINERS_CONF=$ROOT/deploy/podman/containers.conf
 PROM_PORT=21100
 CLOSED_PORT=21101
+TLS_PORT=21102
 # Budgets: the image (deploy/README.md, "Image"); the pod must be ready within
 # its readiness probe's failureThreshold x periodSeconds after it started.
 IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-20971520}
@@ -102,6 +106,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/netcanary-image-test.XXXXXX") || fatal "mktemp"
 NS=ncimage$$
 NS_CREATED=0
 PROM_PID=
+TLS_PID=
 PODS=()         # pod names we played
 VOLUMES=()      # volumes we created
 PAUSE_BEFORE=$(podman image ls -q --filter reference=localhost/podman-pause 2>/dev/null)
@@ -122,12 +127,12 @@ cleanup() {
                 fi
         done
         for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1; done
-        if [[ -n $PROM_PID ]]; then
-                kill -TERM "$PROM_PID" 2>/dev/null
-                for _ in $(seq 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-                kill -KILL "$PROM_PID" 2>/dev/null
-                wait "$PROM_PID" 2>/dev/null
-        fi
+        for p in $PROM_PID $TLS_PID; do
+                kill -TERM "$p" 2>/dev/null
+                for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
         if ((NS_CREATED)); then
                 ip netns pids "$NS" 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
                 ip netns del "$NS" 2>/dev/null
@@ -194,7 +199,7 @@ for d in "${RENDER_DIRS[@]}"; do
         while read -r kind ns name; do
                 WORKLOADS+=("$d $kind $ns $name")
                 n=$((n + 1))
-        done < <($PY "$HERE/kube2pod.py" workloads "$f")
+        done < <($PY "$KUBE2POD" workloads "$f")
         check "render $d: $n workload(s)" test "$n" -ge 1
 done
 expect_eq "workloads across the renders" "${#WORKLOADS[@]}" 5
@@ -205,7 +210,7 @@ NS_CREATED=1
 ip -n "$NS" link set lo up || fatal "lo up in $NS"
 IPV6=1
 ip -n "$NS" -6 addr show dev lo | grep -q '::1/128' || { IPV6=0; log "note: no ::1 in the namespace: IPv6 rows left out"; }
-busy=$(in_ns ss -Hltun | awk '{print $5}' | grep -E ":($PROM_PORT|$CLOSED_PORT|9890|9891)\$")
+busy=$(in_ns ss -Hltun | awk '{print $5}' | grep -E ":($PROM_PORT|$CLOSED_PORT|$TLS_PORT|9890|9891)\$")
 [[ -z $busy ]] || fatal "ports busy in a fresh namespace: $busy"
 
 mkdir -p "$TMP/tsdb"
@@ -228,6 +233,19 @@ PROM=http://127.0.0.1:$PROM_PORT
 prom_ready() { [[ $(ncurl -o /dev/null -w '%{http_code}' "$PROM/-/ready" 2>/dev/null) == 200 ]]; }
 wait_for 30 prom_ready || fatal "Prometheus did not become ready on $PROM in the namespace"
 pass "Prometheus ready on $PROM (namespace $NS)"
+# An HTTPS server for a TLS row: the image's GnuTLS, its certificate checks
+# and whatever the TLS stack loads at run time must work inside the image.
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=netcanary-image-test \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" >/dev/null 2>&1 ||
+        fatal "openssl req"
+in_ns openssl s_server -accept "127.0.0.1:$TLS_PORT" -cert "$TMP/tls/cert.pem" -key "$TMP/tls/key.pem" -www -quiet \
+        </dev/null >"$TMP/s_server.log" 2>&1 &
+TLS_PID=$!
+tls_up() { ncurl -o /dev/null --cacert "$TMP/tls/cert.pem" "https://127.0.0.1:$TLS_PORT/" 2>/dev/null; }
+wait_for 10 tls_up || fatal "openssl s_server did not answer on 127.0.0.1:$TLS_PORT in the namespace"
+pass "HTTPS server on 127.0.0.1:$TLS_PORT (namespace $NS)"
+
 # promql QUERY -> the result vector as JSON
 promql() { ncurl -G --data-urlencode "query=$1" "$PROM/api/v1/query" | jq -c '.data.result'; }
 
@@ -238,7 +256,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         local render=$TMP/render-${overlay//\//_}.yaml
         local pod="$name-$ns-imagetest" dir="$TMP/$ns-$kind" where="[$overlay $kind $ns/$name]"
         log "===== $where as pod $pod"
-        $PY "$HERE/kube2pod.py" pod "$render" "$kind" "$ns" "$name" "$pod" image-test-node "$dir" ||
+        $PY "$KUBE2POD" pod "$render" "$kind" "$ns" "$name" "$pod" image-test-node "$dir" ||
                 { fail "$where: kube2pod.py"; return; }
         local facts
         facts=$(cat "$dir/facts.json")
@@ -267,7 +285,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         if ((IPV6)); then
                 v6=', "self-tcp6": { "tcp": { "host": "::1", "port": '$resp_tcp' } }, "self-udp6": { "udp": { "host": "::1", "port": '$resp_udp' } }'
         fi
-        jq --arg ns "$ns" --argjson v6 "{${v6#, }}" '{
+        jq --arg ns "$ns" --argjson v6 "{${v6#, }}" --arg ca "$(f .configMountPath)/ca.pem" '{
                 agent: .agent,
                 defaults: { interval: "1s", timeout: "500ms", confirm: 1 },
                 targets: ({
@@ -275,12 +293,14 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
                         "self-udp4": { udp: { host: "127.0.0.1", port: '"$resp_udp"' } },
                         "self-healthz": { http: { url: "http://127.0.0.1:'"$http_port$live_path"'", status: [200] } },
                         "self-readyz": { http: { url: "http://127.0.0.1:'"$ready_port$ready_path"'" } },
+                        "self-tls": { http: { url: "https://127.0.0.1:'"$TLS_PORT"'/", status: [200], tls: { ca_file: $ca } } },
                         "closed": { tcp: { host: "127.0.0.1", port: '"$CLOSED_PORT"' } }
                 } + $v6),
                 matrix: ([
                         { from: "*", to: "self-tcp4", expect: "allow" },
                         { from: "*", to: "self-udp4", expect: "allow" },
                         { from: $ns, to: "self-healthz", expect: "allow" },
+                        { from: "*", to: "self-tls", expect: "allow" },
                         { from: "*", to: "closed", expect: "deny" },
                         { from: ("not-" + $ns), to: "self-tcp4", expect: "deny" }
                 ] + ($v6 | keys | map({ from: "*", to: ., expect: "allow" })))
@@ -296,7 +316,8 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
 
         # The ConfigMap as rendered, its config.json replaced; then the Pod.
         {
-                jq --rawfile c "$dir/local.json" --arg k "$(f .configKey)" '.data[$k] = $c' "$dir/configmap.json"
+                jq --rawfile c "$dir/local.json" --arg k "$(f .configKey)" --rawfile ca "$TMP/tls/cert.pem" \
+                        '.data[$k] = $c | .data["ca.pem"] = $ca' "$dir/configmap.json"
                 echo '---'
                 cat "$dir/pod.json"
         } >"$dir/kube.yaml"
@@ -317,8 +338,9 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         VOLUMES+=("$vol")
         vdir=$(podman volume inspect --format '{{.Mountpoint}}' "$vol")
         local ts1=..2026_01_01_00_00_00.000000001 ts2=..2026_01_01_00_00_01.000000002
-        if ! { mkdir "$vdir/$ts1" && cp "$dir/local.json" "$vdir/$ts1/$cm_key" && chmod 644 "$vdir/$ts1/$cm_key" &&
-                ln -s "$ts1" "$vdir/..data" && ln -s "..data/$cm_key" "$vdir/$cm_key"; }; then
+        if ! { mkdir "$vdir/$ts1" && cp "$dir/local.json" "$vdir/$ts1/$cm_key" && cp "$TMP/tls/cert.pem" "$vdir/$ts1/ca.pem" &&
+                chmod 644 "$vdir/$ts1/$cm_key" "$vdir/$ts1/ca.pem" &&
+                ln -s "$ts1" "$vdir/..data" && ln -s "..data/$cm_key" "$vdir/$cm_key" && ln -s ..data/ca.pem "$vdir/ca.pem"; }; then
                 fail "$where kubelet layout in the volume"
                 return
         fi
@@ -412,7 +434,8 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         # ---- a ConfigMap edit, the kubelet's way: new dir, new link renamed over ..data
         local restarts0
         restarts0=$(podman inspect --format '{{.RestartCount}}' "$ctr")
-        if ! { mkdir "$vdir/$ts2" && cp "$dir/local2.json" "$vdir/$ts2/$cm_key" && chmod 644 "$vdir/$ts2/$cm_key" &&
+        if ! { mkdir "$vdir/$ts2" && cp "$dir/local2.json" "$vdir/$ts2/$cm_key" && cp "$TMP/tls/cert.pem" "$vdir/$ts2/ca.pem" &&
+                chmod 644 "$vdir/$ts2/$cm_key" "$vdir/$ts2/ca.pem" &&
                 ln -s "$ts2" "$vdir/..data_tmp" && mv -T "$vdir/..data_tmp" "$vdir/..data" && rm -rf "${vdir:?}/$ts1"; }; then
                 fail "$where ConfigMap swap"
         fi

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""tests/image: turns a workload of a kustomize render into what
-`podman kube play` runs, the way the Kubernetes control plane would.
+"""Turns a workload of a kustomize render into what `podman kube play` runs,
+the way the Kubernetes control plane hands it to the kubelet (podman 4.3 plays
+neither DaemonSets nor downward-API env). Used by tests/image and to try the
+shipped pod locally (deploy/README.md, "Image").
 
   kube2pod.py workloads RENDER.yaml
       one line per DaemonSet/Deployment: KIND NAMESPACE NAME
 
   kube2pod.py pod RENDER.yaml KIND NAMESPACE NAME POD_NAME NODE_NAME OUTDIR
-      OUTDIR/pod.json    a kind: Pod whose spec is the workload's pod
+      OUTDIR/kube.yaml   the ConfigMap the pod mounts, then the Pod: what to
+                         give `podman kube play`
+      OUTDIR/pod.json    the kind: Pod alone. Its spec is the workload's pod
                          template UNCHANGED, except that env values taken
                          from the downward API (fieldRef/resourceFieldRef)
                          are filled in as the kubelet does and that the
@@ -14,11 +18,11 @@
                          below); metadata is the template's plus name and
                          namespace.
       OUTDIR/configmap.json  the ConfigMap the pod mounts, as rendered
-      OUTDIR/shipped-config.json   the ConfigMap's config.json, comments
+      OUTDIR/shipped-config.json   the ConfigMap's config file, comments
                          stripped (so jq can read it)
       OUTDIR/template-spec.json, pod-spec.json  both specs, keys sorted, for
-                         the test to compare
-      OUTDIR/facts.json  what the test asserts against, read from the
+                         tests/image to compare
+      OUTDIR/facts.json  what tests/image asserts against, read from the
                          manifest: ports by name, probe paths and ports,
                          grace period, limits in bytes/millicores, users,
                          the config volume's ConfigMap name and mount path.
@@ -37,6 +41,14 @@ import yaml
 def die(msg):
     sys.stderr.write(f"kube2pod.py: {msg}\n")
     sys.exit(2)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the matrix) as literal blocks, readable in kube.yaml."""
+
+
+_Dumper.add_representer(
+    str, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else None))
 
 
 def load(path):
@@ -239,6 +251,8 @@ def main():
               "data": copy.deepcopy(cm["data"])}
     with open(os.path.join(outdir, "configmap.json"), "w", encoding="utf-8") as f:
         json.dump(cm_out, f, indent=1)
+    with open(os.path.join(outdir, "kube.yaml"), "w", encoding="utf-8") as f:
+        yaml.dump_all([cm_out, pod], f, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     with open(os.path.join(outdir, "pod.json"), "w", encoding="utf-8") as f:
         json.dump(pod, f, indent=1)
     with open(os.path.join(outdir, "facts.json"), "w", encoding="utf-8") as f:
