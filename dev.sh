@@ -111,12 +111,13 @@ test)
         # The same suites once more with AddressSanitizer and UBSan (not the
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
         # exercise the binary differently, the soak, whose budgets are for release
-        # builds, or the bounded fuzzing, whose clang build is ASan+UBSan already).
+        # builds, the bounded fuzzing, whose clang build is ASan+UBSan already, or
+        # the image, which holds deploy/image.sh's release binary either way).
         build "$ASAN_DIR" -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
-                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing "$@" || status=$?
+                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing --no-suite image "$@" || status=$?
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
