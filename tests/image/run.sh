@@ -260,32 +260,32 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
                 { fail "$where: kube2pod.py"; return; }
         local facts
         facts=$(cat "$dir/facts.json")
-        f() { jq -r "$1" <<<"$facts"; }
+        fact() { jq -r "$1" <<<"$facts"; }
 
-        expect_eq "$where image is netcanary:<meson.build version>" "$(f .image)" "netcanary:$VERSION"
+        expect_eq "$where image is netcanary:<meson.build version>" "$(fact .image)" "netcanary:$VERSION"
         # Nothing but the env values and the containerPorts differs from the template.
         local norm='del(.containers[].ports) | .containers[].env |= map(del(.value, .valueFrom))'
         check "$where the Pod's spec is the template's (but for env values and containerPorts)" \
                 test "$(jq -S -c "$norm" "$dir/template-spec.json")" == "$(jq -S -c "$norm" "$dir/pod-spec.json")"
-        expect_eq "$where env POD_NAMESPACE filled in" "$(f .env.POD_NAMESPACE)" "$ns"
-        expect_eq "$where env NODE_NAME filled in" "$(f .env.NODE_NAME)" image-test-node
+        expect_eq "$where env POD_NAMESPACE filled in" "$(fact .env.POD_NAMESPACE)" "$ns"
+        expect_eq "$where env NODE_NAME filled in" "$(fact .env.NODE_NAME)" image-test-node
 
         # The local matrix. The agent section (listen address, responder) is
         # the shipped config's own, so the ports must agree with the manifest's.
         local http_port resp_tcp resp_udp live_path ready_path ready_port
-        http_port=$(f .liveness.port)
-        live_path=$(f .liveness.path)
-        ready_port=$(f .readiness.port)
-        ready_path=$(f .readiness.path)
-        resp_tcp=$(f '.ports["responder-tcp"].port')
-        resp_udp=$(f '.ports["responder-udp"].port')
+        http_port=$(fact .liveness.port)
+        live_path=$(fact .liveness.path)
+        ready_port=$(fact .readiness.port)
+        ready_path=$(fact .readiness.path)
+        resp_tcp=$(fact '.ports["responder-tcp"].port')
+        resp_udp=$(fact '.ports["responder-udp"].port')
         [[ $resp_tcp =~ ^[0-9]+$ && $resp_udp =~ ^[0-9]+$ && $http_port =~ ^[0-9]+$ ]] ||
                 { fail "$where the manifest names no responder-tcp/responder-udp/probe ports"; return; }
         local v6=""
         if ((IPV6)); then
                 v6=', "self-tcp6": { "tcp": { "host": "::1", "port": '$resp_tcp' } }, "self-udp6": { "udp": { "host": "::1", "port": '$resp_udp' } }'
         fi
-        jq --arg ns "$ns" --argjson v6 "{${v6#, }}" --arg ca "$(f .configMountPath)/ca.pem" '{
+        jq --arg ns "$ns" --argjson v6 "{${v6#, }}" --arg ca "$(fact .configMountPath)/ca.pem" '{
                 agent: .agent,
                 defaults: { interval: "1s", timeout: "500ms", confirm: 1 },
                 targets: ({
@@ -316,7 +316,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
 
         # The ConfigMap as rendered, its config.json replaced; then the Pod.
         {
-                jq --rawfile c "$dir/local.json" --arg k "$(f .configKey)" --rawfile ca "$TMP/tls/cert.pem" \
+                jq --rawfile c "$dir/local.json" --arg k "$(fact .configKey)" --rawfile ca "$TMP/tls/cert.pem" \
                         '.data[$k] = $c | .data["ca.pem"] = $ca' "$dir/configmap.json"
                 echo '---'
                 cat "$dir/pod.json"
@@ -324,8 +324,8 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
 
         # The ConfigMap volume in the kubelet's layout (see the top of this file).
         local vol cm_key vdir
-        vol=$(f .configMap)
-        cm_key=$(f .configKey)
+        vol=$(fact .configMap)
+        cm_key=$(fact .configKey)
         if podman volume exists "$vol"; then
                 if [[ $(podman volume inspect --format '{{index .Labels "io.netcanary.test"}}' "$vol") == image ]]; then
                         podman volume rm -f "$vol" >/dev/null
@@ -355,12 +355,12 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         fi
         t_play=$(date +%s%N) # the container runs (kube play returns once it started)
         local ctr pid
-        ctr="$pod-$(f .container)"
+        ctr="$pod-$(fact .container)"
         pid=$(podman inspect --format '{{.State.Pid}}' "$ctr" 2>/dev/null)
         [[ $pid =~ ^[1-9][0-9]*$ ]] || { fail "$where container $ctr is not running"; return; }
         expect_eq "$where container runs the image just built" "$(podman inspect --format '{{.Image}}' "$ctr")" "$IMAGE_ID"
         check "$where the kubelet layout survived kube play" test -L "$vdir/..data" -a -L "$vdir/$cm_key"
-        check "$where the container reads the ConfigMap's data" cmp -s "$dir/local.json" "/proc/$pid/root$(f .configMountPath)/$cm_key"
+        check "$where the container reads the ConfigMap's data" cmp -s "$dir/local.json" "/proc/$pid/root$(fact .configMountPath)/$cm_key"
         jq -n --arg t "127.0.0.1:$http_port" --arg ns "$ns" --arg pod "$pod" --arg node image-test-node \
                 '[{ targets: [$t], labels: { namespace: $ns, pod: $pod, node: $node } }]' >"$TMP/targets.json.tmp" &&
                 mv "$TMP/targets.json.tmp" "$TMP/targets.json"
@@ -368,13 +368,13 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         # ---- the process: who, what, which privileges
         local st
         st=$(cat "/proc/$pid/status")
-        expect_eq "$where process" "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "/usr/bin/netcanary $(f '.args | join(" ")') "
+        expect_eq "$where process" "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "/usr/bin/netcanary $(fact '.args | join(" ")') "
         expect_eq "$where uid (manifest runAsUser)" "$(awk '/^Uid:/ {print $2 "," $3 "," $4 "," $5}' <<<"$st")" \
-                "$(f .runAsUser),$(f .runAsUser),$(f .runAsUser),$(f .runAsUser)"
-        expect_eq "$where gid (manifest runAsGroup)" "$(awk '/^Gid:/ {print $2 "," $3}' <<<"$st")" "$(f .runAsGroup),$(f .runAsGroup)"
+                "$(fact .runAsUser),$(fact .runAsUser),$(fact .runAsUser),$(fact .runAsUser)"
+        expect_eq "$where gid (manifest runAsGroup)" "$(awk '/^Gid:/ {print $2 "," $3}' <<<"$st")" "$(fact .runAsGroup),$(fact .runAsGroup)"
         # Runtimes list the primary group among the supplementary ones; no other (no root group).
         expect_eq "$where no supplementary group but runAsGroup" \
-                "$(awk '/^Groups:/ {for (i = 2; i <= NF; i++) if ($i != '"$(f .runAsGroup)"') printf "%s ", $i}' <<<"$st")" ""
+                "$(awk '/^Groups:/ {for (i = 2; i <= NF; i++) if ($i != '"$(fact .runAsGroup)"') printf "%s ", $i}' <<<"$st")" ""
         local cap
         for cap in CapInh CapPrm CapEff CapBnd CapAmb; do
                 expect_eq "$where $cap" "$(awk -v k="$cap:" '$1 == k {print $2}' <<<"$st")" 0000000000000000
@@ -389,7 +389,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         local err
         err=$(touch "/proc/$pid/root/.image-test-write" 2>&1)
         check "$where root filesystem is read-only (write to / fails: ${err##*: })" grep -q 'Read-only file system' <<<"$err"
-        err=$(touch "/proc/$pid/root$(f .configMountPath)/.image-test-write" 2>&1)
+        err=$(touch "/proc/$pid/root$(fact .configMountPath)/.image-test-write" 2>&1)
         check "$where config mount is read-only" grep -q 'Read-only file system' <<<"$err"
         check "$where / is mounted ro in the container" awk '$5 == "/" { split($6, o, ","); for (i in o) if (o[i] == "ro") f = 1 } END { exit !f }' "/proc/$pid/mountinfo"
         rm -f "$vdir/.image-test-write" 2>/dev/null
@@ -400,7 +400,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         check "$where liveness GET $live_path :$http_port answers 200" wait_for 10 code_is "$live_url" 200
         # Ready within the readiness probe's failureThreshold x periodSeconds of the start
         # (what the kubelet would wait before reporting the pod unready).
-        local ready_budget=$(($(f .readiness.failureThreshold) * $(f .readiness.period)))
+        local ready_budget=$(($(fact .readiness.failureThreshold) * $(fact .readiness.period)))
         if wait_for "$ready_budget" code_is "$ready_url" 200; then
                 pass "$where readiness GET $ready_path :$ready_port answers 200 $((($(date +%s%N) - t_play) / 1000000)) ms after the start (budget ${ready_budget} s)"
         else
@@ -459,14 +459,14 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
         if [[ -n $cgm && -f /sys/fs/cgroup/memory$cgm/memory.limit_in_bytes ]]; then # cgroup v1
                 lim=$(cat "/sys/fs/cgroup/memory$cgm/memory.limit_in_bytes")
                 use=$(cat "/sys/fs/cgroup/memory$cgm/memory.max_usage_in_bytes")
-                expect_eq "$where cpu quota (manifest limit $(f .cpuLimitMillicores)m)" \
-                        "$(($(cat "/sys/fs/cgroup/cpu$cgc/cpu.cfs_quota_us") * 1000 / $(cat "/sys/fs/cgroup/cpu$cgc/cpu.cfs_period_us")))" "$(f .cpuLimitMillicores)"
+                expect_eq "$where cpu quota (manifest limit $(fact .cpuLimitMillicores)m)" \
+                        "$(($(cat "/sys/fs/cgroup/cpu$cgc/cpu.cfs_quota_us") * 1000 / $(cat "/sys/fs/cgroup/cpu$cgc/cpu.cfs_period_us")))" "$(fact .cpuLimitMillicores)"
         else # cgroup v2
                 cgm=$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
                 lim=$(cat "/sys/fs/cgroup$cgm/memory.max")
                 use=$(cat "/sys/fs/cgroup$cgm/memory.peak" 2>/dev/null || cat "/sys/fs/cgroup$cgm/memory.current")
         fi
-        expect_eq "$where memory limit of the container's cgroup (manifest)" "$lim" "$(f .memoryLimitBytes)"
+        expect_eq "$where memory limit of the container's cgroup (manifest)" "$lim" "$(fact .memoryLimitBytes)"
         rss=$(awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status")
         hwm=$(awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$pid/status")
         if ((use > 0 && use < lim && hwm < lim)); then
@@ -478,7 +478,7 @@ run_workload() { # OVERLAY KIND NAMESPACE NAME
 
         # ---- SIGTERM: podman stop with the grace period, like the kubelet
         local grace t_stop ms code
-        grace=$(f .terminationGracePeriodSeconds)
+        grace=$(fact .terminationGracePeriodSeconds)
         t_stop=$(date +%s%N)
         podman stop -t "$grace" "$ctr" >/dev/null 2>&1
         ms=$((($(date +%s%N) - t_stop) / 1000000))
