@@ -6,6 +6,8 @@
 #   ./dev.sh test                      install what is missing, build, run the whole test
 #                                      suite, then again on an ASan+UBSan build; ends with
 #                                      "N passed, N failed, N skipped" over both runs
+#   ./dev.sh image                     install what is missing, build the container image
+#                                      netcanary:<version> with buildah (deploy/image.sh)
 #
 # Packages come from Debian 12 with apt-get (as root, or through sudo). Nothing
 # is downloaded at configure or test time.
@@ -19,9 +21,14 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 # is enough: it configures a fresh build seeing only these packages' pkg-config files).
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build python3 libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
                 libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
+# What `image` needs besides BUILD_PACKAGES: buildah builds it, podman stores and
+# runs it (runc: the runtime deploy/podman/containers.conf names; catatonit: the
+# pods' pause process), binutils strips, ca-certificates provides the CA bundle.
+IMAGE_PACKAGES=(buildah podman runc catatonit binutils ca-certificates)
 TEST_PACKAGES=(libcmocka-dev curl jq iproute2 nftables prometheus python3 python3-jsonschema unbound
                procps psmisc openssl nodejs chromium valgrind
-               prometheus-blackbox-exporter wrk util-linux clang libclang-rt-14-dev)
+               prometheus-blackbox-exporter wrk util-linux clang libclang-rt-14-dev
+               strace "${IMAGE_PACKAGES[@]}" python3-yaml)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -105,17 +112,23 @@ test)
         # benchmarks, valgrind's memcheck, or the deploy artefacts, which do not
         # exercise the binary differently, the soak, whose budgets are for release
         # builds, the bounded fuzzing, whose clang build is ASan+UBSan already, or
-        # the build-packages check, which builds its own release tree).
+        # the build-packages check, which builds its own release tree, or the
+        # image, which holds deploy/image.sh's release binary either way).
         build "$ASAN_DIR" -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         log "test suite (ASan + UBSan build)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$ASAN_DIR" --print-errorlogs --num-processes 2 \
-                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing --no-suite build "$@" || status=$?
+                --no-suite bench --no-suite memcheck --no-suite deploy --no-suite soak --no-suite fuzzing --no-suite build \
+                --no-suite image "$@" || status=$?
         summarize "$BUILD_DIR/meson-logs/testlog.json" "$ASAN_DIR/meson-logs/testlog.json" || status=1
         exit "$status"
         ;;
+image)
+        ensure_packages "${BUILD_PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"
+        exec deploy/image.sh "$@"
+        ;;
 *)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -8,8 +8,10 @@
 //   ca-certificates (TLS for http probes): a new library or a stale package
 //   fails here, not in production;
 // - the build stage installs the -dev package of every meson dependency()
-//   (pkg-config --path -> dpkg -S), and copies every directory meson setup
-//   reads.
+//   (pkg-config --path -> dpkg -S), and copies every directory and file meson
+//   setup reads; it configures with -Dtests=disabled, so the test suites'
+//   dependencies (required: get_option('tests'), i.e. cmocka) are NOT
+//   installed.
 import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { P, ROOT, check, fatal, finish, log, pass, run, which } from "./lib/common.mjs";
@@ -49,10 +51,22 @@ check(cmd.includes('"--config"') && cmd.includes('"/etc/netcanary/config.json"')
 check(runtime.lines.some((l) => l.ins === "RUN" && /rm -rf \/var\/lib\/apt\/lists/.test(l.arg)), "runtime drops apt lists");
 
 // The build stage copies what meson setup reads: every subdir() of the top-level meson.build.
-const copied = build.lines.filter((l) => l.ins === "COPY").map((l) => l.arg.split(/\s+/)[0].replace(/\/$/, ""));
+// COPY SRC... DEST: every source (flags such as --chown left out).
+const copied = build.lines
+  .filter((l) => l.ins === "COPY")
+  .flatMap((l) => l.arg.split(/\s+/).filter((w) => w && !w.startsWith("--")).slice(0, -1))
+  .map((w) => w.replace(/\/$/, ""));
 const topMeson = readFileSync(join(ROOT, "meson.build"), "utf8");
 for (const m of topMeson.matchAll(/subdir\('([^']+)'\)/g)) check(copied.includes(m[1]), `build stage copies ${m[1]}/ (meson subdir)`);
 check(copied.includes("meson.build"), "build stage copies meson.build");
+for (const f of ["meson_options.txt", "meson.options"]) {
+  if (existsSync(join(ROOT, f))) check(copied.includes(f), `build stage copies ${f} (meson reads the options there)`);
+}
+// The image is built without the test suites (-Dtests=disabled): their
+// build-time packages (cmocka) stay out of the build stage.
+const setup = build.lines.filter((l) => l.ins === "RUN" && /\bmeson setup\b/.test(l.arg)).map((l) => l.arg).join(" ");
+const testsDisabled = /-Dtests=disabled\b/.test(setup);
+check(testsDisabled, "build stage configures with -Dtests=disabled (the daemon only)", setup || "no meson setup in the build stage");
 if (/include_directories\('include'/.test(topMeson)) check(copied.includes("include"), "build stage copies include/ (include_directories)");
 
 const debian = existsSync("/etc/debian_version") ? readFileSync("/etc/debian_version", "utf8").trim() : "";
@@ -101,19 +115,34 @@ const mesonFiles = [];
   }
 })(ROOT);
 const deps = new Set();
+const testDeps = new Set(); // required: get_option('tests'): only with the test suites
 for (const f of mesonFiles) {
   const body = readFileSync(f, "utf8");
   for (const m of body.matchAll(/dependency\('([^']+)'([^)]*)\)/g)) {
     if (/required\s*:\s*false/.test(m[2])) continue;
+    if (/required\s*:\s*get_option\('tests'/.test(m[2])) {
+      testDeps.add(m[1]);
+      log(`meson dependency '${m[1]}' in ${relative(ROOT, f)} (tests feature)`);
+      continue;
+    }
     deps.add(m[1]);
     log(`meson dependency '${m[1]}' in ${relative(ROOT, f)}`);
   }
 }
+for (const d of testDeps) if (!testsDisabled) deps.add(d);
 for (const d of deps) {
   const r = run("pkg-config", ["--path", d]);
   const pkg = r.status === 0 ? packageOf(r.stdout.trim()) : null;
   if (!check(pkg, `meson dependency ${d}: ${r.stdout.trim()} from Debian package ${pkg}`)) continue;
   check(buildPkgs.includes(pkg), `build stage installs ${pkg} (for ${d})`);
+}
+if (testsDisabled) {
+  for (const d of testDeps) {
+    const r = run("pkg-config", ["--path", d]);
+    // Not installed here means it cannot be in the build stage's list by this name: check the usual -dev name too.
+    const pkg = r.status === 0 ? packageOf(r.stdout.trim()) : `lib${d}-dev`;
+    check(!buildPkgs.includes(pkg), `build stage does not install ${pkg} (${d}: tests only, configured out)`);
+  }
 }
 for (const tool of ["gcc", "pkg-config", "meson", "ninja-build"]) check(buildPkgs.includes(tool), `build stage installs ${tool}`);
 

@@ -10,7 +10,8 @@
 //    (lib/k8s-validate.mjs: kubernetes-models + strict fields with tsc). The
 //    validator must reject deliberately broken objects (a typo'd field, a
 //    wrong type), so a validator that accepts everything cannot pass.
-// 4. What the issue asks of the objects: hardened DaemonSet, services that
+// 4. What the issue asks of the objects: the image tag of meson.build's
+//    version (deploy/image.sh's tag), hardened DaemonSet, services that
 //    select the pods, per-tenant agents for every `from` of the matrix whose
 //    Service names match the matrix's targets, a Deployment for small
 //    footprint, monitoring objects that select the agents.
@@ -18,6 +19,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   P,
+  ROOT,
   check,
   deepEqual,
   fail,
@@ -149,11 +151,15 @@ const byKind = (objs, kind) => (objs || []).filter((o) => o.kind === kind);
 const selects = (selector, labels) =>
   !!selector && Object.entries(selector).every(([k, v]) => labels && labels[k] === v);
 
+// The image deploy/image.sh builds and tags: netcanary:<meson.build version>.
+const mesonVersion = /^\s*version:\s*'([^']+)'/m.exec(readFileSync(join(ROOT, "meson.build"), "utf8"))?.[1];
+
 function checkPodTemplate(where, tpl) {
   const spec = tpl?.spec || {};
   const psc = spec.securityContext || {};
   const c = (spec.containers || [])[0] || {};
   const sc = c.securityContext || {};
+  check(c.image === `netcanary:${mesonVersion}`, `${where}: image netcanary:${mesonVersion} (the version in meson.build, what deploy/image.sh tags)`, `image: ${c.image}`);
   check(psc.runAsNonRoot === true && Number.isInteger(psc.runAsUser) && psc.runAsUser > 0, `${where}: runs as a numeric non-root user`);
   check(psc.seccompProfile?.type === "RuntimeDefault", `${where}: seccompProfile RuntimeDefault`);
   check(sc.readOnlyRootFilesystem === true, `${where}: read-only root filesystem`);
