@@ -177,8 +177,9 @@ static struct json_object *load_json(const char *path) {
                                         json_tokener_get_parse_end(tok), json_tokener_error_desc(e));
                                 json_object_put(root);
                                 root = NULL;
-                        } else if (strspn(sb.data + json_tokener_get_parse_end(tok), " \t\r\n") !=
-                                   sb.len - json_tokener_get_parse_end(tok)) {
+                        } else if (json_tokener_get_parse_end(tok) < sb.len &&
+                                   strspn(sb.data + json_tokener_get_parse_end(tok), " \t\r\n") !=
+                                           sb.len - json_tokener_get_parse_end(tok)) {
                                 fprintf(stderr, "error: %s: trailing data after the JSON value (byte %zu)\n", path,
                                         json_tokener_get_parse_end(tok));
                                 json_object_put(root);
@@ -310,10 +311,12 @@ static int print_matrix_table(const netpol_cluster_t *c, uint16_t port, netpol_p
         size_t allowed = 0;
         sb_printf(&sb, "policy matrix, port %u/%s: %zu pods, %zu policies; rows: from, columns: to\n", port,
                   netpol_proto_name(proto), n, netpol_policy_count(c));
-        sb_printf(&sb, "%*s", (int) (w + 2 + width), "");
-        for (size_t j = 0; j < n; j++)
-                sb_printf(&sb, " %*zu", (int) w, j + 1);
-        sb_putc(&sb, '\n');
+        if (n > 0) {
+                sb_printf(&sb, "%*s", (int) (w + 2 + width), "");
+                for (size_t j = 0; j < n; j++)
+                        sb_printf(&sb, " %*zu", (int) w, j + 1);
+                sb_putc(&sb, '\n');
+        }
         for (size_t i = 0; i < n && r >= 0; i++) {
                 size_t start = sb.len;
                 sb_printf(&sb, "%*zu  ", (int) w, i + 1);

@@ -197,6 +197,14 @@ run m0.json matrix --objects empty.json --port 80 --protocol TCP --format json
 expect_eq "empty cluster: exit 0" "$RC" 0
 expect_eq "empty cluster: no rows" "$(jq -c '.rows' m0.json)" "[]"
 
+run m0.txt matrix --objects empty.json --port 80 --protocol TCP
+expect_eq "empty cluster, table: two lines" "$(wc -l <m0.txt)" 2
+
+printf '5' >number.json
+run b7 matrix --objects number.json --port 80 --protocol TCP
+expect_eq "a bare number: exit 2" "$RC" 2
+expect_grep "a bare number: message" b7.err "error: number.json: not a JSON object"
+
 # The top-level help names the command.
 "$NETCANARY" --help >help.txt 2>&1
 expect_grep "netcanary --help mentions policy" help.txt "netcanary policy matrix|explain"
