@@ -11,6 +11,7 @@
 
 #include "netpol.h"
 #include "util.h"
+#include "yamljson.h"
 
 #define EXIT_ALLOWED 0
 #define EXIT_DENIED 1
@@ -47,7 +48,8 @@ static void policy_help(FILE *f) {
               "  netcanary policy explain --objects FILE [...] --from NS/POD --to NS/POD --port N --protocol P\n"
               "      the verdict and the policies and rules behind it; exit 0 allowed, 1 denied\n"
               "\n"
-              "FILE: Kubernetes objects as JSON, one object or a List (kubectl get ns,pods,netpol -A -o json).\n"
+              "FILE: Kubernetes objects as JSON, one object or a List (kubectl get ns,pods,netpol -A -o json),\n"
+              "or as YAML (one or more documents) when this build has libyaml.\n"
               "Exit status 2 on a usage error or a bad object (the message names file, object and field).\n",
               f);
 }
@@ -142,12 +144,110 @@ static int parse_policy_cli(int argc, char **argv, policy_cli_t *cli) {
         return 0;
 }
 
-/* Reads and parses one file; on failure prints why and returns NULL. */
-static struct json_object *load_json(const char *path) {
+/* The input documents of all files; names are owned for YAML documents. */
+typedef struct inputs {
+        netpol_document_t *docs;
+        char **owned_names;     /* parallel to docs; NULL for a file name from argv */
+        size_t n, alloc;
+} inputs_t;
+
+static int inputs_add(inputs_t *in, const char *name, char *owned_name, struct json_object *root) {
+        if (in->n == in->alloc) {
+                size_t na = in->alloc ? in->alloc * 2 : 8;
+                netpol_document_t *nd = realloc(in->docs, na * sizeof *nd);
+                if (!nd)
+                        return -ENOMEM;
+                in->docs = nd;
+                char **nn = realloc(in->owned_names, na * sizeof *nn);
+                if (!nn)
+                        return -ENOMEM;
+                in->owned_names = nn;
+                in->alloc = na;
+        }
+        in->docs[in->n] = (netpol_document_t) { .name = owned_name ? owned_name : name, .root = root };
+        in->owned_names[in->n] = owned_name;
+        in->n++;
+        return 0;
+}
+
+static void inputs_free(inputs_t *in) {
+        for (size_t i = 0; i < in->n; i++) {
+                json_object_put(in->docs[i].root);
+                free(in->owned_names[i]);
+        }
+        free(in->docs);
+        free(in->owned_names);
+}
+
+static int parse_json_text(const char *path, const char *text, size_t len, inputs_t *in) {
+        json_tokener *tok = json_tokener_new_ex(POLICY_JSON_DEPTH);
+        if (!tok) {
+                fprintf(stderr, "error: %s: out of memory\n", path);
+                return -ENOMEM;
+        }
+        struct json_object *root = json_tokener_parse_ex(tok, text, (int) len + 1);
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+        int r = -EINVAL;
+        if (e != json_tokener_success)
+                fprintf(stderr, "error: %s: not JSON (byte %zu: %s)\n", path, end, json_tokener_error_desc(e));
+        else if (end < len && strspn(text + end, " \t\r\n") != len - end)
+                fprintf(stderr, "error: %s: trailing data after the JSON value (byte %zu)\n", path, end);
+        else if (!root)
+                fprintf(stderr, "error: %s: not a JSON object\n", path);
+        else {
+                r = inputs_add(in, path, NULL, root);
+                if (r < 0)
+                        fprintf(stderr, "error: %s: out of memory\n", path);
+                else
+                        root = NULL;
+        }
+        json_object_put(root);
+        return r;
+}
+
+static int parse_yaml_text(const char *path, const char *text, size_t len, inputs_t *in) {
+        yamljson_doc_t *docs = NULL;
+        strbuf_t err;
+        sb_init(&err, 0);
+        int n = yamljson_parse(text, len, 0, &docs, &err);
+        if (n < 0) {
+                if (n == -EOPNOTSUPP)
+                        fprintf(stderr, "error: %s: not JSON, and %s\n", path, err.data ? err.data : "no YAML");
+                else
+                        fprintf(stderr, "error: %s: not YAML: %s\n", path, err.data ? err.data : strerror(-n));
+                sb_free(&err);
+                return n;
+        }
+        sb_free(&err);
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                char *name = NULL;
+                if (r >= 0 && asprintf(&name, "%s (document %zu, line %zu)", path, docs[i].number, docs[i].line) < 0) {
+                        name = NULL;
+                        r = -ENOMEM;
+                }
+                if (r >= 0)
+                        r = inputs_add(in, NULL, name, docs[i].root);
+                if (r >= 0)
+                        docs[i].root = NULL;
+                else
+                        free(name);
+        }
+        yamljson_docs_free(docs, (size_t) n);
+        if (r < 0)
+                fprintf(stderr, "error: %s: out of memory\n", path);
+        return r;
+}
+
+/* Reads one file into `in`: JSON when its first non-blank byte is { or [,
+ * else YAML (one or more documents). On failure prints why. */
+static int load_file(const char *path, inputs_t *in) {
         FILE *f = fopen(path, "re");
         if (!f) {
                 fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
-                return NULL;
+                return -errno;
         }
         strbuf_t sb;
         sb_init(&sb, POLICY_MAX_FILE_BYTES);
@@ -157,7 +257,9 @@ static struct json_object *load_json(const char *path) {
                 sb_append(&sb, buf, n);
         bool read_error = ferror(f);
         fclose(f);
-        struct json_object *root = NULL;
+        int r = -EINVAL;
+        const char *text = sb.data ? sb.data : "";
+        size_t skip = strspn(text, " \t\r\n");
         if (read_error)
                 fprintf(stderr, "error: %s: read error\n", path);
         else if (sb.oom)
@@ -165,33 +267,12 @@ static struct json_object *load_json(const char *path) {
                         POLICY_MAX_FILE_BYTES);
         else if (sb.len > INT32_MAX)
                 fprintf(stderr, "error: %s: too large for the JSON parser\n", path);
-        else {
-                json_tokener *tok = json_tokener_new_ex(POLICY_JSON_DEPTH);
-                if (!tok) {
-                        fprintf(stderr, "error: %s: out of memory\n", path);
-                } else {
-                        root = json_tokener_parse_ex(tok, sb.data ? sb.data : "", (int) sb.len + 1);
-                        enum json_tokener_error e = json_tokener_get_error(tok);
-                        if (e != json_tokener_success) {
-                                fprintf(stderr, "error: %s: not JSON (byte %zu: %s)\n", path,
-                                        json_tokener_get_parse_end(tok), json_tokener_error_desc(e));
-                                json_object_put(root);
-                                root = NULL;
-                        } else if (json_tokener_get_parse_end(tok) < sb.len &&
-                                   strspn(sb.data + json_tokener_get_parse_end(tok), " \t\r\n") !=
-                                           sb.len - json_tokener_get_parse_end(tok)) {
-                                fprintf(stderr, "error: %s: trailing data after the JSON value (byte %zu)\n", path,
-                                        json_tokener_get_parse_end(tok));
-                                json_object_put(root);
-                                root = NULL;
-                        } else if (!root) {
-                                fprintf(stderr, "error: %s: not a JSON object\n", path);
-                        }
-                        json_tokener_free(tok);
-                }
-        }
+        else if (skip == sb.len || text[skip] == '{' || text[skip] == '[')
+                r = parse_json_text(path, text, sb.len, in);
+        else
+                r = parse_yaml_text(path, text, sb.len, in);
         sb_free(&sb);
-        return root;
+        return r;
 }
 
 static void put_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod) {
@@ -429,19 +510,15 @@ int cli_policy(int argc, char **argv) {
         (void) netpol_proto_from_string(cli.protocol, &proto);
         uint16_t port = (uint16_t) cli.port;
 
-        netpol_document_t docs[POLICY_MAX_FILES];
-        size_t n_docs = 0;
+        inputs_t in = { 0 };
         int code = EXIT_ERROR;
         netpol_cluster_t *c = NULL;
         strbuf_t err;
         sb_init(&err, 0);
-        for (size_t i = 0; i < cli.n_files; i++) {
-                struct json_object *root = load_json(cli.files[i]);
-                if (!root)
+        for (size_t i = 0; i < cli.n_files; i++)
+                if (load_file(cli.files[i], &in) < 0)
                         goto done;
-                docs[n_docs++] = (netpol_document_t) { .name = cli.files[i], .root = root };
-        }
-        r = netpol_cluster_new(docs, n_docs, NULL, &c, &err);
+        r = netpol_cluster_new(in.docs, in.n, NULL, &c, &err);
         if (r < 0) {
                 fprintf(stderr, "error: %s\n", err.len ? err.data : strerror(-r));
                 goto done;
@@ -458,8 +535,7 @@ int cli_policy(int argc, char **argv) {
         code = fflush(stdout) == 0 ? EXIT_ALLOWED : EXIT_ERROR;
 done:
         netpol_cluster_free(c);
-        for (size_t i = 0; i < n_docs; i++)
-                json_object_put(docs[i].root);
+        inputs_free(&in);
         sb_free(&err);
         return code;
 }

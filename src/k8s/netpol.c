@@ -956,7 +956,7 @@ static int parse_object(pctx_t *p, struct json_object *obj) {
         p->kind = p->ns = p->name = NULL;
         sb_reset(&p->path);
         if (!json_object_is_type(obj, json_type_object))
-                return fail(p, "not a JSON object");
+                return fail(p, "not an object");
         const char *kind;
         int r = field_str(p, obj, "kind", true, &kind);
         if (r < 0)

@@ -203,7 +203,94 @@ expect_eq "empty cluster, table: two lines" "$(wc -l <m0.txt)" 2
 printf '5' >number.json
 run b7 matrix --objects number.json --port 80 --protocol TCP
 expect_eq "a bare number: exit 2" "$RC" 2
-expect_grep "a bare number: message" b7.err "error: number.json: not a JSON object"
+expect_grep "a bare number: message" b7.err "error: number.json (document 1, line 1): not an object"
+
+# ------------------------------------------------------------ YAML (builds with libyaml)
+# The same cluster as multi-document YAML (an empty document, comments, flow
+# and block style): the same matrix as the JSON files.
+cat >cluster.yaml <<'YAML'
+# x and y, as kept in a repository
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {ns: x}}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: y
+  labels:
+    ns: "y"
+---
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {pod: a}}
+spec:
+  containers:
+  - name: web
+    image: nginx
+    ports:
+    - {name: http, containerPort: 8080, protocol: TCP}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {pod: b}}
+spec: {containers: [{name: client, image: busybox}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: "y", labels: {pod: a}}
+status: {podIPs: [{ip: 10.0.1.1}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: x}
+spec:
+  podSelector:
+    matchLabels: {pod: a}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {pod: b}}
+    ports:
+    - port: 9999
+  - from:
+    - namespaceSelector:
+        matchLabels: {ns: "y"}
+    ports:
+    - port: http
+YAML
+run y.json matrix --objects cluster.yaml --port 8080 --protocol TCP --format json
+if grep -qF "reads no YAML" y.json.err; then
+        echo "skip: YAML (this build has no libyaml)"
+        expect_eq "no libyaml: exit 2" "$RC" 2
+else
+        expect_eq "YAML: exit code" "$RC" 0
+        expect_eq "YAML: the same rows as the JSON files" "$(jq -c . y.json)" "$(jq -c . m.json)"
+        sed 's/{matchLabels: {pod: b}}/{matchExpressions: [{key: pod, operator: "In ", values: [b]}]}/' \
+                cluster.yaml >bad.yaml
+        run yb matrix --objects bad.yaml --port 8080 --protocol TCP
+        expect_eq "YAML, bad operator: exit 2" "$RC" 2
+        expect_eq "YAML, bad operator: message names file, document, line, object, field" "$(cat yb.err)" \
+                'error: bad.yaml (document 8, line 42): NetworkPolicy x/web: spec.ingress[0].from[0].podSelector.matchExpressions[0].operator: unknown operator "In " (In, NotIn, Exists, DoesNotExist)'
+        printf 'kind: List\nitems:\n- &p {kind: Pod, metadata: {name: a}}\n- *p\n' >alias.yaml
+        run ya matrix --objects alias.yaml --port 80 --protocol TCP
+        expect_eq "YAML alias: exit 2" "$RC" 2
+        expect_eq "YAML alias: message" "$(cat ya.err)" \
+                "error: alias.yaml: not YAML: line 4 column 3: aliases (*p) are not supported"
+        # JSON and YAML files together.
+        printf 'kind: Namespace\nmetadata: {name: z}\n' >z.yaml
+        run yz.json matrix "${OBJ[@]}" --objects z.yaml --port 8080 --protocol TCP --format json
+        expect_eq "JSON and YAML files together" "$(jq -c . yz.json)" "$(jq -c . m.json)"
+fi
 
 # The top-level help names the command.
 "$NETCANARY" --help >help.txt 2>&1
