@@ -21,7 +21,7 @@
  * json` of 100,000 pods is a few hundred MiB). */
 #define POLICY_MAX_FILES 256
 #define POLICY_MAX_FILE_BYTES (1024u * 1024 * 1024)
-#define POLICY_JSON_DEPTH 64
+#define POLICY_JSON_DEPTH (64 + 1) /* json-c counts one more: 64 levels of nesting */
 /* Matrix output is flushed in chunks of this many bytes. */
 #define FLUSH_BYTES (256 * 1024)
 

@@ -952,6 +952,11 @@ static int parse_namespace(pctx_t *p, struct json_object *obj) {
         return 0;
 }
 
+static bool is_list_kind(const char *kind) {
+        size_t n = kind ? strlen(kind) : 0;
+        return n >= 4 && strcmp(kind + n - 4, "List") == 0;
+}
+
 static int parse_object(pctx_t *p, struct json_object *obj) {
         p->kind = p->ns = p->name = NULL;
         sb_reset(&p->path);
@@ -962,6 +967,8 @@ static int parse_object(pctx_t *p, struct json_object *obj) {
         if (r < 0)
                 return r;
         p->kind = kind;
+        if (is_list_kind(kind))
+                return fail(p, "a List inside a List is not read");
         if (strcmp(kind, "NetworkPolicy") == 0)
                 return parse_policy(p, obj);
         if (strcmp(kind, "Pod") == 0)
@@ -971,10 +978,6 @@ static int parse_object(pctx_t *p, struct json_object *obj) {
         return 0;  /* Services, Deployments, ...: not ours */
 }
 
-static bool is_list_kind(const char *kind) {
-        size_t n = kind ? strlen(kind) : 0;
-        return n >= 4 && strcmp(kind + n - 4, "List") == 0;
-}
 
 static int parse_document(pctx_t *p, struct json_object *root) {
         p->item = NO_ITEM;

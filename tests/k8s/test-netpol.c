@@ -587,6 +587,8 @@ static const bad_case_t bad_cases[] = {
           "objects.json: items[0] (Pod): metadata.name: missing" },
         { "{'kind':'List','items':[{'metadata':{'name':'a'}}]}", -EINVAL, "objects.json: items[0]: kind: missing" },
         { "{'kind':'List','items':[1]}", -EINVAL, "objects.json: items[0]: not an object" },
+        { "{'kind':'List','items':[{'kind':'PodList','items':[]}]}", -EINVAL,
+          "objects.json: items[0] (PodList): a List inside a List is not read" },
         { "{'kind':'List','items':{}}", -EINVAL, "objects.json: List: items: must be an array" },
         { "[]", -EINVAL, "objects.json: not an object" },
         { "{'kind':'Pod','metadata':{'name':'a','namespace':'x'},'status':{'podIPs':[{'ip':'10.0.0.300'}]}}", -EINVAL,

@@ -205,6 +205,35 @@ run b7 matrix --objects number.json --port 80 --protocol TCP
 expect_eq "a bare number: exit 2" "$RC" 2
 expect_grep "a bare number: message" b7.err "error: number.json (document 1, line 1): not an object"
 
+# ------------------------------------------------------------ caps at N and N+1
+# --objects: 256 files are read, 257 refused.
+many=()
+for ((i = 0; i < 256; i++)); do many+=(--objects empty.json); done
+run c1.json matrix "${many[@]}" --port 80 --protocol TCP --format json
+expect_eq "256 --objects: exit 0" "$RC" 0
+run c2 matrix "${many[@]}" --objects empty.json --port 80 --protocol TCP
+expect_eq "257 --objects: exit 2" "$RC" 2
+expect_grep "257 --objects: message" c2.err "more than 256 --objects files"
+# JSON nesting: 64 levels are parsed (the object is then refused for its
+# missing kind), 65 are not.
+nest() { # LEVELS: a List whose items[0] nests down to LEVELS levels in all
+        local d=$1 open="" close="" i
+        for ((i = 0; i < d - 2; i++)); do open+='{"x":'; close+='}'; done
+        printf '{"kind":"List","items":[%s1%s]}' "$open" "$close"
+}
+nest 64 >nest64.json
+nest 65 >nest65.json
+run n64 matrix --objects nest64.json --port 80 --protocol TCP
+expect_eq "64 levels of JSON: parsed" "$(cat n64.err)" "error: nest64.json: items[0]: kind: missing"
+run n65 matrix --objects nest65.json --port 80 --protocol TCP
+expect_grep "65 levels of JSON: refused" n65.err "error: nest65.json: not JSON (byte"
+expect_grep "65 levels of JSON: why" n65.err "nesting too deep"
+# A List inside a List is an error, not silently skipped.
+echo '{"kind": "List", "items": [{"kind": "PodList", "items": []}]}' >nested-list.json
+run n2 matrix --objects nested-list.json --port 80 --protocol TCP
+expect_eq "a List in a List: message" "$(cat n2.err)" \
+        "error: nested-list.json: items[0] (PodList): a List inside a List is not read"
+
 # ------------------------------------------------------------ YAML (builds with libyaml)
 # The same cluster as multi-document YAML (an empty document, comments, flow
 # and block style): the same matrix as the JSON files.
