@@ -203,7 +203,7 @@ expect_eq "empty cluster, table: two lines" "$(wc -l <m0.txt)" 2
 printf '5' >number.json
 run b7 matrix --objects number.json --port 80 --protocol TCP
 expect_eq "a bare number: exit 2" "$RC" 2
-expect_grep "a bare number: message" b7.err "error: number.json (document 1, line 1): not an object"
+expect_grep "a bare number: message names the file" b7.err "error: number.json"
 
 # ------------------------------------------------------------ caps at N and N+1
 # --objects: 256 files are read, 257 refused.
@@ -301,8 +301,11 @@ run y.json matrix --objects cluster.yaml --port 8080 --protocol TCP --format jso
 if grep -qF "reads no YAML" y.json.err; then
         echo "skip: YAML (this build has no libyaml)"
         expect_eq "no libyaml: exit 2" "$RC" 2
+        expect_grep "no libyaml: a bare number is neither" b7.err "not JSON, and this build reads no YAML"
 else
         expect_eq "YAML: exit code" "$RC" 0
+        expect_eq "YAML: a bare number is a document, not an object" "$(cat b7.err)" \
+                "error: number.json (document 1, line 1): not an object"
         expect_eq "YAML: the same rows as the JSON files" "$(jq -c . y.json)" "$(jq -c . m.json)"
         sed 's/{matchLabels: {pod: b}}/{matchExpressions: [{key: pod, operator: "In ", values: [b]}]}/' \
                 cluster.yaml >bad.yaml
