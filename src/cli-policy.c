@@ -275,22 +275,33 @@ static int load_file(const char *path, inputs_t *in) {
         return r;
 }
 
-static void put_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod) {
-        sb_puts(sb, netpol_pod_namespace(c, pod));
-        sb_putc(sb, '/');
-        sb_puts(sb, netpol_pod_name(c, pod));
+/* A name as given; for terminal text (`text`), control characters become '?'
+ * so that a crafted object cannot drive the terminal. One byte each way. */
+static void put_name(strbuf_t *sb, const char *s, bool text) {
+        if (!text) {
+                sb_puts(sb, s);
+                return;
+        }
+        for (; *s; s++)
+                sb_putc(sb, (unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
-static void put_policy(strbuf_t *sb, const netpol_cluster_t *c, size_t pol) {
-        sb_puts(sb, netpol_policy_namespace(c, pol));
+static void put_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod, bool text) {
+        put_name(sb, netpol_pod_namespace(c, pod), text);
         sb_putc(sb, '/');
-        sb_puts(sb, netpol_policy_name(c, pol));
+        put_name(sb, netpol_pod_name(c, pod), text);
+}
+
+static void put_policy(strbuf_t *sb, const netpol_cluster_t *c, size_t pol, bool text) {
+        put_name(sb, netpol_policy_namespace(c, pol), text);
+        sb_putc(sb, '/');
+        put_name(sb, netpol_policy_name(c, pol), text);
 }
 
 static void json_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod) {
         strbuf_t t;
         sb_init(&t, 0);
-        put_pod(&t, c, pod);
+        put_pod(&t, c, pod, false);
         sb_put_json_string(sb, t.data ? t.data : "");
         sb_free(&t);
 }
@@ -298,7 +309,7 @@ static void json_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod) {
 static void json_policy(strbuf_t *sb, const netpol_cluster_t *c, size_t pol) {
         strbuf_t t;
         sb_init(&t, 0);
-        put_policy(&t, c, pol);
+        put_policy(&t, c, pol, false);
         sb_put_json_string(sb, t.data ? t.data : "");
         sb_free(&t);
 }
@@ -401,7 +412,7 @@ static int print_matrix_table(const netpol_cluster_t *c, uint16_t port, netpol_p
         for (size_t i = 0; i < n && r >= 0; i++) {
                 size_t start = sb.len;
                 sb_printf(&sb, "%*zu  ", (int) w, i + 1);
-                put_pod(&sb, c, i);
+                put_pod(&sb, c, i, true);
                 sb_printf(&sb, "%*s", (int) (width - (sb.len - start - w - 2)), "");
                 for (size_t j = 0; j < n && r >= 0; j++) {
                         r = netpol_evaluate(c, i, j, port, proto, &v);
@@ -427,7 +438,7 @@ static int print_matrix_table(const netpol_cluster_t *c, uint16_t port, netpol_p
 static void explain_side(strbuf_t *sb, const netpol_cluster_t *c, k8s_direction_t dir, size_t pod,
                          const netpol_side_t *s) {
         sb_puts(sb, dir == K8S_EGRESS ? "  egress from " : "  ingress to ");
-        put_pod(sb, c, pod);
+        put_pod(sb, c, pod, true);
         sb_printf(sb, ": %s", s->allowed ? "allowed" : "denied");
         if (!s->isolated) {
                 if (netpol_pod_host_network(c, pod))
@@ -439,14 +450,14 @@ static void explain_side(strbuf_t *sb, const netpol_cluster_t *c, k8s_direction_
         sb_puts(sb, "\n    isolated by:");
         for (size_t i = 0; i < s->n_isolating; i++) {
                 sb_puts(sb, i ? ", " : " ");
-                put_policy(sb, c, s->isolating[i]);
+                put_policy(sb, c, s->isolating[i], true);
         }
         sb_puts(sb, "\n    allowed by: ");
         if (s->n_allowing == 0)
                 sb_printf(sb, "no %s rule of these policies allows it\n", k8s_direction_name(dir));
         for (size_t i = 0; i < s->n_allowing; i++) {
                 sb_puts(sb, i ? ", " : "");
-                put_policy(sb, c, s->allowing[i].policy);
+                put_policy(sb, c, s->allowing[i].policy, true);
                 sb_printf(sb, " %s[%zu]", k8s_direction_name(dir), s->allowing[i].rule);
         }
         if (s->n_allowing)
@@ -485,9 +496,9 @@ static int explain(const netpol_cluster_t *c, const policy_cli_t *cli, uint16_t 
         }
         strbuf_t sb;
         sb_init(&sb, 0);
-        put_pod(&sb, c, from);
+        put_pod(&sb, c, from, true);
         sb_puts(&sb, " -> ");
-        put_pod(&sb, c, to);
+        put_pod(&sb, c, to, true);
         sb_printf(&sb, " port %u/%s: %s\n", port, netpol_proto_name(proto), v.allowed ? "allowed" : "denied");
         explain_side(&sb, c, K8S_EGRESS, from, &v.side[K8S_EGRESS]);
         explain_side(&sb, c, K8S_INGRESS, to, &v.side[K8S_INGRESS]);

@@ -205,6 +205,16 @@ run b7 matrix --objects number.json --port 80 --protocol TCP
 expect_eq "a bare number: exit 2" "$RC" 2
 expect_grep "a bare number: message names the file" b7.err "error: number.json"
 
+# Control characters in names never reach the terminal as such (the table
+# shows '?'); JSON keeps the exact name, escaped.
+echo '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "a\u001b[2Jb", "namespace": "x"}}]}' >esc.json
+run esc.txt matrix --objects esc.json --port 80 --protocol TCP
+expect_grep "control characters: '?' in the table" esc.txt "1  x/a?[2Jb ."
+expect_eq "control characters: no ESC byte in the table" "$(tr -dc '\033' <esc.txt | wc -c)" 0
+run esc.json.out matrix --objects esc.json --port 80 --protocol TCP --format json
+expect_eq "control characters: JSON keeps the name" "$(jq -r '.rows[0].to' esc.json.out | od -An -c | tr -s ' ')" \
+        "$(printf 'x/a\033[2Jb\n' | od -An -c | tr -s ' ')"
+
 # ------------------------------------------------------------ caps at N and N+1
 # --objects: 256 files are read, 257 refused.
 many=()
