@@ -468,7 +468,8 @@ static void explain_side(strbuf_t *sb, const netpol_cluster_t *c, k8s_direction_
 static int find_pod(const netpol_cluster_t *c, const char *opt, const char *ref, size_t *ret) {
         const char *slash = strchr(ref, '/');
         if (!slash || slash == ref || !slash[1] || strchr(slash + 1, '/')) {
-                policy_usage(opt, ref);
+                fprintf(stderr, "netcanary policy: %s: want NS/POD, got '%s'\nTry 'netcanary policy --help'.\n", opt,
+                        ref);
                 return -EINVAL;
         }
         char *ns = strndup(ref, (size_t) (slash - ref));
@@ -483,8 +484,8 @@ static int find_pod(const netpol_cluster_t *c, const char *opt, const char *ref,
 
 static int explain(const netpol_cluster_t *c, const policy_cli_t *cli, uint16_t port, netpol_proto_t proto) {
         size_t from, to;
-        int r = find_pod(c, "--from: want NS/POD, got '%s'", cli->from, &from);
-        int r2 = find_pod(c, "--to: want NS/POD, got '%s'", cli->to, &to);
+        int r = find_pod(c, "--from", cli->from, &from);
+        int r2 = find_pod(c, "--to", cli->to, &to);
         if (r < 0 || r2 < 0)
                 return EXIT_ERROR;
         netpol_verdict_t v = { 0 };
