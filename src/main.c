@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "agent.h"
+#include "cli-policy.h"
 #include "build-config.h"
 #include "config.h"
 #include "log.h"
@@ -59,6 +60,8 @@ static void print_help(FILE *f) {
               "  netcanary once  --config FILE [--identity NAME] [--format table|json|junit]\n"
               "                                    one round of this agent's rows; exit 0 all met,\n"
               "                                    1 any row not met, 2 error\n"
+              "  netcanary policy matrix|explain ...  what the NetworkPolicies of a cluster imply\n"
+              "                                    ('netcanary policy --help')\n"
               "  netcanary --version | --help\n"
               "\n"
               "Without --config, run uses the embedded default: a loopback self-check of the\n"
@@ -112,7 +115,7 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
                 else if (strcmp(argv[1], "once") == 0)
                         cli->command = CMD_ONCE;
                 else
-                        return usage_error("unknown command '%s' (run, check, once)", argv[1]);
+                        return usage_error("unknown command '%s' (run, check, once, policy)", argv[1]);
                 first = 2;
         }
         optind = first;
@@ -373,6 +376,8 @@ static int cmd_run(const cli_t *cli) {
 }
 
 int main(int argc, char **argv) {
+        if (argc > 1 && strcmp(argv[1], "policy") == 0)
+                return cli_policy(argc - 1, argv + 1);
         cli_t cli;
         int r = parse_cli(argc, argv, &cli);
         if (r < 0)

@@ -26,7 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 builddir=${FUZZ_BUILDDIR:-$src/build-fuzz}
-all_targets=(config exposition udp-echo listen-addr http k8s-objects)
+all_targets=(config exposition udp-echo listen-addr http k8s-objects netpol yamljson)
 targets=("$@")
 ((${#targets[@]} > 0)) || targets=("${all_targets[@]}")
 
@@ -71,7 +71,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 # limit and for multi-KiB configs.
 max_len() {
         case $1 in
-        http | config | k8s-objects) echo 65536 ;;
+        http | config | k8s-objects | netpol | yamljson) echo 65536 ;;
         exposition) echo 8192 ;;
         *) echo 512 ;;
         esac
