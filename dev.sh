@@ -20,7 +20,7 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 # What `run` needs to configure and build the daemon (tests/build/ proves this list
 # is enough: it configures a fresh build seeing only these packages' pkg-config files).
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build python3 libmicrohttpd-dev libc-ares-dev libcurl4-gnutls-dev
-                libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev)
+                libjson-c-dev zlib1g-dev libgnutls28-dev libcrypt-dev libyaml-dev)
 # What `image` needs besides BUILD_PACKAGES: buildah builds it, podman stores and
 # runs it (runc: the runtime deploy/podman/containers.conf names; catatonit: the
 # pods' pause process), binutils strips, ca-certificates provides the CA bundle.
