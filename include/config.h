@@ -9,13 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonreader.h"
+
 /* Caps on what a config may ask for; each is proved by a test. */
 #define CONFIG_MAX_FILE_BYTES (4u * 1024u * 1024u)
 #define CONFIG_MAX_TARGETS 10000u
 #define CONFIG_MAX_ROWS 10000u
 #define CONFIG_MAX_ADDRESSES 64u    /* addresses probed per target and round */
 #define CONFIG_MAX_NAME_LEN 253u
-#define CONFIG_MAX_ERRORS 100u      /* further errors are summarised as a count */
 #define CONFIG_MAX_IN_FLIGHT 65536u
 #define CONFIG_MAX_BUCKETS 40u
 
@@ -43,19 +44,6 @@ typedef enum expect {
 } expect_t;
 
 const char *expect_name(expect_t e);
-
-/* A collected list of config errors, each "path: message". */
-typedef struct config_errors {
-        char **messages;   /* n entries, owned */
-        size_t n;
-        size_t n_dropped;  /* errors beyond CONFIG_MAX_ERRORS, only counted */
-} config_errors_t;
-
-void config_errors_init(config_errors_t *errs);
-void config_errors_free(config_errors_t *errs);
-void config_errors_add(config_errors_t *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* All messages joined with "; " (for one log line); caller frees. NULL on OOM. */
-char *config_errors_join(const config_errors_t *errs);
 
 typedef struct net_spec {
         char *host;        /* name or literal IPv4/IPv6 address (no brackets); NULL with `service` */
@@ -160,12 +148,6 @@ int config_plan(const config_t *cfg, const char *identity, const row_t ***ret);
 /* Every distinct identity named in `from` (without "*"), sorted; caller frees
  * the array only. Returns the count or -ENOMEM. */
 int config_identities(const config_t *cfg, const char ***ret);
-
-/* "250ms", "15s", "2m", "1h", "1m30s", "500us" -> microseconds. Zero and
- * negative durations, unknown units and overflow are -EINVAL. */
-int duration_parse(const char *s, uint64_t *ret_usec);
-/* Formats microseconds as the shortest duration string ("1.5s", "250ms"). */
-void duration_format(uint64_t usec, char *buf, size_t size);
 
 /* Whether the config needs the Kubernetes API: Service targets, DNS servers
  * from a Service, or the audit. */

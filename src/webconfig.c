@@ -65,16 +65,18 @@ int webconfig_load(const char *path, webconfig_t **ret, config_errors_t *errs) {
                 return rr;
         }
         webconfig_t *wc = calloc(1, sizeof *wc);
-        json_tokener *tok = json_tokener_new();
         json_object *root = NULL;
         int r = -ENOMEM;
-        if (!wc || !tok || !(wc->source = strdup(path)))
+        if (!wc || !(wc->source = strdup(path)))
                 goto done;
         wc->content_hash = hash_fnv1a(text, len, 0);
-        root = json_tokener_parse_ex(tok, text, (int) len);
-        if (!root || !json_object_is_type(root, json_type_object)) {
-                config_errors_add(errs, "%s: invalid JSON: %s", path,
-                                  root ? "expected an object" : json_tokener_error_desc(json_tokener_get_error(tok)));
+        /* Syntax errors, repeated keys and NULs in strings ("admin\u0000x"
+         * would be the user "admin") are reported as for the config. */
+        r = json_text_parse(text, len, path, &root, errs);
+        if (r < 0)
+                goto done;
+        if (!json_object_is_type(root, json_type_object)) {
+                config_errors_add(errs, "%s: invalid JSON: expected an object", path);
                 r = -EINVAL;
                 goto done;
         }
@@ -157,8 +159,6 @@ int webconfig_load(const char *path, webconfig_t **ret, config_errors_t *errs) {
         r = errs->n + errs->n_dropped > before ? -EINVAL : 0;
 done:
         json_object_put(root);
-        if (tok)
-                json_tokener_free(tok);
         free(text);
         if (r < 0) {
                 webconfig_free(wc);

@@ -45,6 +45,23 @@ cat > web.json <<JSON
   "basic_auth_users": { "prom": "$hash" } }
 JSON
 
+# A web config is read as strictly as the config: a user name holding a NUL
+# ("pr\u0000om" would be the user "pr") and a repeated key are refused at
+# start, each named with its path.
+cat > web-bad.json <<JSON
+{ "basic_auth_users": { "pr\\u0000om": "$hash" },
+  "tls_server_config": { "cert_file": "srv.crt", "cert_file": "srv.crt", "key_file": "srv.key" } }
+JSON
+st=0
+timeout 10 "$NETCANARY" run --config config.json --web-config web-bad.json > bad.log 2>&1 || st=$?
+[ "$st" -eq 2 ] || { cat bad.log >&2; fail "a web config with a NUL and a repeated key: exit $st, want 2"; }
+# (the log line escapes backslashes and quotes)
+grep -qE 'basic_auth_users\.pr\\+u0000om: key contains a NUL character' bad.log ||
+        { cat bad.log >&2; fail "the NUL in a user name is not named with its path"; }
+grep -qE 'tls_server_config: duplicate key \\?"cert_file\\?"' bad.log ||
+        { cat bad.log >&2; fail "the repeated key is not named with its path"; }
+pass "web config: a NUL in a user name and a repeated key refused at start, with their paths"
+
 # Unprivileged: nobody, no capabilities (setpriv drops the bounding set too).
 run_as=()
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then

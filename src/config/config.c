@@ -14,10 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonreader.h"
 #include "sockaddr.h"
 #include "util.h"
 
-#define PATH_MAX_LEN 1024
+#define PATH_MAX_LEN JSON_PATH_MAX
 
 static const char *const proto_names[_PROTO_MAX] = {
         [PROTO_TCP] = "tcp",
@@ -40,134 +41,6 @@ const char *proto_name(proto_t p) {
 
 const char *expect_name(expect_t e) {
         return e >= 0 && e < _EXPECT_MAX ? expect_names[e] : "unknown";
-}
-
-/* ---- error list ---- */
-
-void config_errors_init(config_errors_t *errs) {
-        *errs = (config_errors_t) { 0 };
-}
-
-void config_errors_free(config_errors_t *errs) {
-        for (size_t i = 0; i < errs->n; i++)
-                free(errs->messages[i]);
-        free(errs->messages);
-        config_errors_init(errs);
-}
-
-void config_errors_add(config_errors_t *errs, const char *fmt, ...) {
-        if (errs->n >= CONFIG_MAX_ERRORS) {
-                errs->n_dropped++;
-                return;
-        }
-        char **m = realloc(errs->messages, (errs->n + 1) * sizeof *m);
-        if (!m) {
-                errs->n_dropped++;
-                return;
-        }
-        errs->messages = m;
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        if (!msg) {
-                errs->n_dropped++;
-                return;
-        }
-        errs->messages[errs->n++] = msg;
-}
-
-char *config_errors_join(const config_errors_t *errs) {
-        strbuf_t sb;
-        sb_init(&sb, 0);
-        for (size_t i = 0; i < errs->n; i++) {
-                if (i > 0)
-                        sb_puts(&sb, "; ");
-                sb_puts(&sb, errs->messages[i]);
-        }
-        if (errs->n_dropped > 0)
-                sb_printf(&sb, "%s(and %zu more errors)", errs->n > 0 ? "; " : "", errs->n_dropped);
-        if (sb.oom) {
-                sb_free(&sb);
-                return NULL;
-        }
-        if (!sb.data)
-                return strdup("");
-        return sb_steal(&sb, NULL);
-}
-
-/* ---- durations ---- */
-
-int duration_parse(const char *s, uint64_t *ret_usec) {
-        static const struct {
-                const char *suffix;
-                uint64_t usec;
-        } units[] = {
-                { "us", 1 }, { "ms", USEC_PER_MSEC }, { "s", USEC_PER_SEC },
-                { "m", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
-        };
-        if (!s || !*s)
-                return -EINVAL;
-        long double total = 0;
-        const char *p = s;
-        while (*p) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                long double value = 0;
-                while (*p >= '0' && *p <= '9')
-                        value = value * 10 + (*p++ - '0');
-                if (*p == '.') {
-                        p++;
-                        if (*p < '0' || *p > '9')
-                                return -EINVAL;
-                        long double scale = 0.1L;
-                        while (*p >= '0' && *p <= '9') {
-                                value += (*p++ - '0') * scale;
-                                scale /= 10;
-                        }
-                }
-                size_t unit_len = 0;
-                while (p[unit_len] && (p[unit_len] < '0' || p[unit_len] > '9') && p[unit_len] != '.')
-                        unit_len++;
-                uint64_t mult = 0;
-                for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                        if (strlen(units[i].suffix) == unit_len && strncmp(p, units[i].suffix, unit_len) == 0)
-                                mult = units[i].usec;
-                if (mult == 0)
-                        return -EINVAL;
-                p += unit_len;
-                total += value * (long double) mult;
-                if (total > (long double) (UINT64_MAX / 2))
-                        return -EINVAL;
-        }
-        uint64_t usec = (uint64_t) (total + 0.5L);
-        if (usec == 0)
-                return -EINVAL;
-        *ret_usec = usec;
-        return 0;
-}
-
-void duration_format(uint64_t usec, char *buf, size_t size) {
-        if (usec % (3600 * USEC_PER_SEC) == 0 && usec > 0)
-                snprintf(buf, size, "%lluh", (unsigned long long) (usec / (3600 * USEC_PER_SEC)));
-        else if (usec % (60 * USEC_PER_SEC) == 0 && usec > 0)
-                snprintf(buf, size, "%llum", (unsigned long long) (usec / (60 * USEC_PER_SEC)));
-        else if (usec % USEC_PER_SEC == 0)
-                snprintf(buf, size, "%llus", (unsigned long long) (usec / USEC_PER_SEC));
-        else if (usec > USEC_PER_SEC) {
-                /* Fractional seconds, trailing zeros trimmed: "1.5s", "2.0005s". */
-                char frac[8];
-                snprintf(frac, sizeof frac, "%06llu", (unsigned long long) (usec % USEC_PER_SEC));
-                for (int i = 5; i > 0 && frac[i] == '0'; i--)
-                        frac[i] = '\0';
-                snprintf(buf, size, "%llu.%ss", (unsigned long long) (usec / USEC_PER_SEC), frac);
-        }
-        else if (usec % USEC_PER_MSEC == 0)
-                snprintf(buf, size, "%llums", (unsigned long long) (usec / USEC_PER_MSEC));
-        else
-                snprintf(buf, size, "%lluus", (unsigned long long) usec);
 }
 
 /* ---- names ---- */
@@ -246,47 +119,6 @@ static void perr(parser_t *p, const char *path, const char *fmt, ...) {
                 config_errors_add(p->errs, "%s", msg);
 }
 
-/* True once CONFIG_MAX_ERRORS errors are listed: further ones are only
- * counted, so the scans need not word them (path_at() and line_col() rescan
- * the text from its start, which for every one of 100,000 repeated keys or
- * NULs in a 4 MiB file took minutes). */
-static bool errors_full(const parser_t *p) {
-        return p->errs->n >= CONFIG_MAX_ERRORS;
-}
-
-/* Paths are built into PATH_MAX_LEN buffers; an absurdly long key is cut,
- * which only shortens the message. */
-static void path_append_n(char *out, size_t *len, const char *s, size_t n) {
-        if (n > PATH_MAX_LEN - 1 - *len)
-                n = PATH_MAX_LEN - 1 - *len;
-        memcpy(out + *len, s, n);
-        *len += n;
-        out[*len] = '\0';
-}
-
-static void path_append(char *out, size_t *len, const char *s) {
-        path_append_n(out, len, s, strlen(s));
-}
-
-static void path_key(char *out, const char *base, const char *key) {
-        size_t len = 0;
-        out[0] = '\0';
-        if (base && *base) {
-                path_append(out, &len, base);
-                path_append(out, &len, ".");
-        }
-        path_append(out, &len, key);
-}
-
-static void path_index(char *out, const char *base, size_t i) {
-        char idx[32];
-        size_t len = 0;
-        snprintf(idx, sizeof idx, "[%zu]", i);
-        out[0] = '\0';
-        path_append(out, &len, base);
-        path_append(out, &len, idx);
-}
-
 static const char *json_type_word(json_object *v) {
         switch (json_object_get_type(v)) {
         case json_type_null: return "null";
@@ -317,7 +149,7 @@ static void check_keys(parser_t *p, const char *path, json_object *obj, const ch
                                 known = true;
                 if (!known) {
                         char sub[PATH_MAX_LEN];
-                        path_key(sub, path, key);
+                        json_path_key(sub, path, key);
                         perr(p, sub, "unknown key");
                 }
         }
@@ -334,7 +166,7 @@ static json_object *get(json_object *obj, const char *key) {
 static bool get_string(parser_t *p, const char *path, json_object *obj, const char *key, bool required,
                        char **ret) {
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, key);
+        json_path_key(sub, path, key);
         json_object *v = get(obj, key);
         if (!v) {
                 if (required)
@@ -355,7 +187,7 @@ static bool get_string(parser_t *p, const char *path, json_object *obj, const ch
 
 static bool get_bool(parser_t *p, const char *path, json_object *obj, const char *key, bool *ret) {
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, key);
+        json_path_key(sub, path, key);
         json_object *v = get(obj, key);
         if (!v)
                 return true;
@@ -368,7 +200,7 @@ static bool get_bool(parser_t *p, const char *path, json_object *obj, const char
 static bool get_int(parser_t *p, const char *path, json_object *obj, const char *key, int64_t min, int64_t max,
                     const char *what, int64_t *ret) {
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, key);
+        json_path_key(sub, path, key);
         json_object *v = get(obj, key);
         if (!v)
                 return true;
@@ -387,7 +219,7 @@ static bool get_int(parser_t *p, const char *path, json_object *obj, const char 
 
 static bool get_duration(parser_t *p, const char *path, json_object *obj, const char *key, uint64_t *ret) {
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, key);
+        json_path_key(sub, path, key);
         json_object *v = get(obj, key);
         if (!v)
                 return true;
@@ -442,7 +274,7 @@ static bool get_string_list(parser_t *p, const char *path, json_object *arr, cha
         size_t n = json_object_array_length(arr);
         for (size_t i = 0; i < n; i++) {
                 char sub[PATH_MAX_LEN];
-                path_index(sub, path, i);
+                json_path_index(sub, path, i);
                 json_object *e = json_object_array_get_idx(arr, i);
                 if (!want_type(p, sub, e, json_type_string, "a string")) {
                         ok = false;
@@ -526,7 +358,7 @@ static void parse_metrics(parser_t *p, json_object *metrics) {
         bool ok = true;
         for (size_t i = 0; i < n; i++) {
                 char sub[PATH_MAX_LEN];
-                path_index(sub, "metrics.duration_buckets", i);
+                json_path_index(sub, "metrics.duration_buckets", i);
                 json_object *e = json_object_array_get_idx(b, i);
                 json_type t = json_object_get_type(e);
                 if (t != json_type_int && t != json_type_double) {
@@ -575,21 +407,21 @@ static void parse_net(parser_t *p, const char *path, json_object *o, net_spec_t 
                 return;
         check_keys(p, path, o, keys);
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, "host");
+        json_path_key(sub, path, "host");
         if (get_string(p, path, o, "host", false, &net->host) && net->host && !host_valid(net->host))
                 perr(p, sub, "invalid host \"%s\" (want a DNS name or an IP address)", net->host);
-        path_key(sub, path, "service");
+        json_path_key(sub, path, "service");
         if (get_string(p, path, o, "service", false, &net->service) && net->service &&
             !service_ref_valid(net->service))
                 perr(p, sub, "invalid Service reference \"%s\" (want \"NAMESPACE/NAME\")", net->service);
         if (!get(o, "host") && !get(o, "service")) {
-                path_key(sub, path, "host");
+                json_path_key(sub, path, "host");
                 perr(p, sub, "required (or \"service\": \"NAMESPACE/NAME\" for a Kubernetes Service)");
         } else if (get(o, "host") && get(o, "service"))
                 perr(p, path, "give \"host\" or \"service\", not both");
         if (net->service)
                 net->each_address = true;
-        path_key(sub, path, "port");
+        json_path_key(sub, path, "port");
         json_object *port = get(o, "port");
         if (!port)
                 perr(p, sub, "required");
@@ -629,7 +461,7 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                 return;
         check_keys(p, path, o, keys);
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, "url");
+        json_path_key(sub, path, "url");
         if (get_string(p, path, o, "url", true, &h->url) && h->url) {
                 const char *rest = NULL;
                 if (strncmp(h->url, "http://", 7) == 0)
@@ -643,14 +475,14 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                 if (!rest || !*rest || *rest == '/' || bad_char)
                         perr(p, sub, "invalid URL \"%s\" (want http:// or https:// with a host, no spaces)", h->url);
         }
-        path_key(sub, path, "method");
+        json_path_key(sub, path, "method");
         if (get_string(p, path, o, "method", false, &h->method) && h->method && strcmp(h->method, "GET") != 0 &&
             strcmp(h->method, "HEAD") != 0)
                 perr(p, sub, "unsupported method \"%s\" (GET or HEAD)", h->method);
         if (!h->method && !(h->method = strdup("GET")))
                 p->oom = true;
 
-        path_key(sub, path, "status");
+        json_path_key(sub, path, "status");
         json_object *status = get(o, "status");
         if (status) {
                 if (want_type(p, sub, status, json_type_array, "an array of status codes")) {
@@ -659,7 +491,7 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                                 perr(p, sub, "empty list");
                         for (size_t i = 0; i < n; i++) {
                                 char esub[PATH_MAX_LEN];
-                                path_index(esub, sub, i);
+                                json_path_index(esub, sub, i);
                                 json_object *e = json_object_array_get_idx(status, i);
                                 char buf[32];
                                 if (json_object_get_type(e) == json_type_int) {
@@ -684,7 +516,7 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
         } else
                 h->status = strv_push(p, h->status, &h->n_status, "2xx");
 
-        path_key(sub, path, "body_regex");
+        json_path_key(sub, path, "body_regex");
         if (get_string(p, path, o, "body_regex", false, &h->body_regex) && h->body_regex) {
                 regex_t re;
                 int rc = regcomp(&re, h->body_regex, REG_EXTENDED | REG_NOSUB);
@@ -696,12 +528,12 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                         regfree(&re);
         }
 
-        path_key(sub, path, "headers");
+        json_path_key(sub, path, "headers");
         json_object *headers = get(o, "headers");
         if (headers && want_type(p, sub, headers, json_type_object, "an object of header names to values")) {
                 json_object_object_foreach(headers, name, value) {
                         char hsub[PATH_MAX_LEN];
-                        path_key(hsub, sub, name);
+                        json_path_key(hsub, sub, name);
                         if (!want_type(p, hsub, value, json_type_string, "a string"))
                                 continue;
                         const char *v = json_object_get_string(value);
@@ -720,7 +552,7 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                 }
         }
 
-        path_key(sub, path, "tls");
+        json_path_key(sub, path, "tls");
         json_object *tls = get(o, "tls");
         if (tls && want_type(p, sub, tls, json_type_object, "an object")) {
                 static const char *const tkeys[] = { "ca_file", "insecure_skip_verify", "server_name", NULL };
@@ -728,7 +560,7 @@ static void parse_http(parser_t *p, const char *path, json_object *o, http_spec_
                 get_string(p, sub, tls, "ca_file", false, &h->ca_file);
                 get_bool(p, sub, tls, "insecure_skip_verify", &h->insecure_skip_verify);
                 char ssub[PATH_MAX_LEN];
-                path_key(ssub, sub, "server_name");
+                json_path_key(ssub, sub, "server_name");
                 if (get_string(p, sub, tls, "server_name", false, &h->server_name) && h->server_name &&
                     !host_valid(h->server_name))
                         perr(p, ssub, "invalid server name \"%s\"", h->server_name);
@@ -767,7 +599,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                 return;
         check_keys(p, path, o, keys);
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, "name");
+        json_path_key(sub, path, "name");
         if (get_string(p, path, o, "name", true, &d->name) && d->name) {
                 const char *n = d->name;
                 size_t len = strlen(n);
@@ -779,7 +611,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                         perr(p, sub, "invalid DNS name \"%s\"", n);
                 free(copy);
         }
-        path_key(sub, path, "type");
+        json_path_key(sub, path, "type");
         if (get_string(p, path, o, "type", false, &d->type) && d->type &&
             !one_of(d->type, dns_types, ELEMENTSOF(dns_types)))
                 perr(p, sub, "unsupported record type \"%s\" (A, AAAA, SRV, CNAME, TXT, PTR, MX, NS, SOA)",
@@ -787,7 +619,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
         if (!d->type && !(d->type = strdup("A")))
                 p->oom = true;
 
-        path_key(sub, path, "servers");
+        json_path_key(sub, path, "servers");
         json_object *servers = get(o, "servers");
         const char *mode = "resolv.conf";
         if (servers && json_object_get_type(servers) == json_type_string) {
@@ -822,11 +654,11 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
         if (!(d->servers_mode = strdup(mode)))
                 p->oom = true;
 
-        path_key(sub, path, "expect_rcode");
+        json_path_key(sub, path, "expect_rcode");
         if (get_string(p, path, o, "expect_rcode", false, &d->expect_rcode) && d->expect_rcode &&
             !one_of(d->expect_rcode, dns_rcodes, ELEMENTSOF(dns_rcodes)))
                 perr(p, sub, "unsupported rcode \"%s\" (NOERROR, NXDOMAIN, SERVFAIL, REFUSED)", d->expect_rcode);
-        path_key(sub, path, "expect_addresses");
+        json_path_key(sub, path, "expect_addresses");
         json_object *addrs = get(o, "expect_addresses");
         if (addrs && get_string_list(p, sub, addrs, &d->expect_addresses, &d->n_expect_addresses, check_ip) &&
             d->type) {
@@ -837,7 +669,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
                         bool v6 = strchr(d->expect_addresses[i], ':') != NULL;
                         if (v6 != aaaa) {
                                 char esub[PATH_MAX_LEN];
-                                path_index(esub, sub, i);
+                                json_path_index(esub, sub, i);
                                 perr(p, esub, "%s is not an %s address", d->expect_addresses[i],
                                      aaaa ? "IPv6 (AAAA)" : "IPv4 (A)");
                         }
@@ -848,7 +680,7 @@ static void parse_dns(parser_t *p, const char *path, json_object *o, dns_spec_t 
 
 static void parse_target(parser_t *p, const char *name, json_object *o, target_t *t) {
         char path[PATH_MAX_LEN];
-        path_key(path, "targets", name);
+        json_path_key(path, "targets", name);
         if (!(t->name = strdup(name)))
                 p->oom = true;
         t->http.max_body_bytes = 256 * 1024;
@@ -871,7 +703,7 @@ static void parse_target(parser_t *p, const char *name, json_object *o, target_t
                 return;
         }
         char sub[PATH_MAX_LEN];
-        path_key(sub, path, proto_names[t->proto]);
+        json_path_key(sub, path, proto_names[t->proto]);
         json_object *spec = get(o, proto_names[t->proto]);
         switch (t->proto) {
         case PROTO_TCP:
@@ -882,7 +714,7 @@ static void parse_target(parser_t *p, const char *name, json_object *o, target_t
         }
 
         char *refused = NULL;
-        path_key(sub, path, "refused_means");
+        json_path_key(sub, path, "refused_means");
         if (get_string(p, path, o, "refused_means", false, &refused) && refused) {
                 if (strcmp(refused, "allowed") == 0)
                         t->refused_means_allowed = true;
@@ -960,7 +792,7 @@ static void parse_matrix(parser_t *p, json_object *matrix) {
         static const char *const keys[] = { "from", "to", "expect", "interval", "timeout", "confirm", NULL };
         for (size_t i = 0; i < n; i++) {
                 char path[PATH_MAX_LEN], sub[PATH_MAX_LEN];
-                path_index(path, "matrix", i);
+                json_path_index(path, "matrix", i);
                 json_object *o = json_object_array_get_idx(matrix, i);
                 row_t *row = &cfg->rows[cfg->n_rows++];
                 row->index = i;
@@ -971,13 +803,13 @@ static void parse_matrix(parser_t *p, json_object *matrix) {
                         continue;
                 check_keys(p, path, o, keys);
 
-                path_key(sub, path, "from");
+                json_path_key(sub, path, "from");
                 if (get_string(p, path, o, "from", true, &row->from) && row->from &&
                     strcmp(row->from, "*") != 0 && !config_name_valid(row->from))
                         perr(p, sub, "invalid identity \"%s\" (1-253 letters, digits, '.', '_', '-', or \"*\")",
                              row->from);
 
-                path_key(sub, path, "to");
+                json_path_key(sub, path, "to");
                 if (get_string(p, path, o, "to", true, &row->to) && row->to) {
                         name_index_t key = { .name = row->to };
                         name_index_t *hit = bsearch(&key, by_name, cfg->n_targets, sizeof *by_name, name_index_cmp);
@@ -988,7 +820,7 @@ static void parse_matrix(parser_t *p, json_object *matrix) {
                 }
 
                 char *expect = NULL;
-                path_key(sub, path, "expect");
+                json_path_key(sub, path, "expect");
                 if (get_string(p, path, o, "expect", true, &expect) && expect) {
                         if (strcmp(expect, "allow") == 0)
                                 row->expect = EXPECT_ALLOW;
@@ -1008,7 +840,7 @@ static void parse_matrix(parser_t *p, json_object *matrix) {
                         char t[32], iv[32];
                         duration_format(row->timeout_usec, t, sizeof t);
                         duration_format(row->interval_usec, iv, sizeof iv);
-                        path_key(sub, path, get(o, "timeout") ? "timeout" : get(o, "interval") ? "interval" : "");
+                        json_path_key(sub, path, get(o, "timeout") ? "timeout" : get(o, "interval") ? "interval" : "");
                         perr(p, get(o, "timeout") || get(o, "interval") ? sub : path,
                              "timeout %s is longer than the interval %s", t, iv);
                 }
@@ -1030,267 +862,11 @@ static void parse_matrix(parser_t *p, json_object *matrix) {
                 if (strcmp(keys_sorted[i].from, keys_sorted[i - 1].from) == 0 &&
                     strcmp(keys_sorted[i].to, keys_sorted[i - 1].to) == 0) {
                         char path[PATH_MAX_LEN];
-                        path_index(path, "matrix", keys_sorted[i].index);
+                        json_path_index(path, "matrix", keys_sorted[i].index);
                         perr(p, path, "duplicate row: matrix[%zu] already has from \"%s\" to \"%s\"",
                              keys_sorted[i - 1].index, keys_sorted[i].from, keys_sorted[i].to);
                 }
         free(keys_sorted);
-}
-
-static void line_col(const char *text, size_t offset, size_t *ret_line, size_t *ret_col) {
-        size_t line = 1, col = 1;
-        for (size_t i = 0; i < offset && text[i]; i++) {
-                if (text[i] == '\n') {
-                        line++;
-                        col = 1;
-                } else
-                        col++;
-        }
-        *ret_line = line;
-        *ret_col = col;
-}
-
-/* json-c keeps the last of two equal keys silently; a repeated target name
- * or a second "matrix" would drop config without a word. This scans the
- * (already valid) text for keys repeated in one object, lexing it as json-c
- * 0.16 does in its default (non-strict) mode, so that what the scan takes for
- * a key is exactly what json-c took for one. */
-
-/* Index of the last byte of the string or comment that starts at text[i], or
- * i when no string or comment starts there. json-c's rules: strings in "..."
- * or '...' with backslash escapes; "//" runs to the end of the line; a block
- * comment ends at a '/' right after a '*' that json-c's search found, and
- * after a '*' followed by anything else that search resumes one byte later
- * still, so "**" + "/" does not end a comment but "***" + "/" does. Never
- * more than len - 1. */
-static size_t json_token_end(const char *text, size_t len, size_t i) {
-        char c = text[i];
-        if (c == '"' || c == '\'') {
-                for (i++; i < len && text[i] != c; i++)
-                        if (text[i] == '\\')
-                                i++;
-        } else if (c == '/' && i + 1 < len && text[i + 1] == '/') {
-                for (i += 2; i < len && text[i] != '\n'; i++)
-                        ;
-        } else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
-                for (i += 2; i < len; i += 2) {
-                        while (i < len && text[i] != '*')
-                                i++;
-                        if (i + 1 < len && text[i + 1] == '/')
-                                return i + 1;
-                }
-        }
-        return i < len ? i : len - 1;
-}
-
-typedef struct key_ref {
-        size_t object;     /* which object, numbered in document order */
-        size_t offset;     /* of the key's opening quote */
-        const char *name;  /* the key as json-c reads it: into the text, or `decoded` */
-        size_t name_len;
-        char *decoded;     /* owned; only for keys with escapes */
-} key_ref_t;
-
-static int key_ref_cmp(const void *a, const void *b) {
-        const key_ref_t *x = a, *y = b;
-        if (x->object != y->object)
-                return x->object < y->object ? -1 : 1;
-        size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-        int c = memcmp(x->name, y->name, n);
-        if (c != 0)
-                return c;
-        if (x->name_len != y->name_len)
-                return x->name_len < y->name_len ? -1 : 1;
-        return x->offset < y->offset ? -1 : 1;
-}
-
-/* Fills ref->name with the string whose quotes are text[open] and text[close]:
- * the raw bytes between them, or, when they hold an escape ("\u0061" is "a"),
- * what json-c decodes them to. Returns -ENOMEM. */
-static int key_ref_decode(key_ref_t *ref, const char *text, size_t open, size_t close) {
-        ref->name = text + open + 1;
-        ref->name_len = close - open - 1;
-        ref->decoded = NULL;
-        if (!memchr(ref->name, '\\', ref->name_len))
-                return 0;
-        json_tokener *tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_object *str = json_tokener_parse_ex(tok, text + open, (int) (close - open + 1));
-        json_tokener_free(tok);
-        /* A string json-c read in the whole document fails alone only for want of memory. */
-        if (json_object_get_type(str) == json_type_string) {
-                size_t n = (size_t) json_object_get_string_len(str);
-                ref->decoded = malloc(n + 1);
-                if (ref->decoded) {
-                        memcpy(ref->decoded, json_object_get_string(str), n + 1);
-                        ref->name = ref->decoded;
-                        ref->name_len = n;
-                }
-        }
-        json_object_put(str);
-        return ref->decoded ? 0 : -ENOMEM;
-}
-
-/* The JSON path at `offset`: of the object that holds the key starting there
- * ("targets", "matrix[2]"; "" for the top level), or with `value` of the value
- * starting there ("targets.t.tcp.host", "matrix[2].to"). Keys are shown as
- * written, escapes and all. Rescans from the start: only used to word an
- * error. */
-static void path_at(const char *text, size_t offset, bool value, char *out) {
-        struct {
-                bool object;
-                size_t key_start, key_len; /* the key being read in an object */
-                size_t index;              /* the element being read in an array */
-        } frames[128];
-        size_t depth = 0;
-        bool expect_key = false;
-        size_t last_key_start = 0, last_key_len = 0;
-        for (size_t i = 0; i < offset; i++) {
-                char c = text[i];
-                if (c == '"' || c == '\'' || c == '/') {
-                        size_t end = json_token_end(text, offset, i);
-                        if (c != '/' && expect_key && depth > 0 && frames[depth - 1].object) {
-                                last_key_start = i + 1;
-                                last_key_len = end - i - 1;
-                                expect_key = false;
-                        }
-                        i = end;
-                } else if (c == ':' && depth > 0 && frames[depth - 1].object) {
-                        frames[depth - 1].key_start = last_key_start;
-                        frames[depth - 1].key_len = last_key_len;
-                } else if ((c == '{' || c == '[') && depth < ELEMENTSOF(frames)) {
-                        frames[depth].object = c == '{';
-                        frames[depth].index = 0;
-                        frames[depth].key_start = 0;
-                        frames[depth].key_len = 0;
-                        depth++;
-                        expect_key = c == '{';
-                } else if ((c == '}' || c == ']') && depth > 0) {
-                        depth--;
-                } else if (c == ',' && depth > 0) {
-                        if (frames[depth - 1].object)
-                                expect_key = true;
-                        else
-                                frames[depth - 1].index++;
-                }
-        }
-        /* frames[depth - 1] is the object holding the key; its parents name it. */
-        size_t len = 0;
-        out[0] = '\0';
-        for (size_t d = 0; d + !value < depth; d++) {
-                if (frames[d].object) {
-                        char key[PATH_MAX_LEN];
-                        size_t n = frames[d].key_len < sizeof key - 1 ? frames[d].key_len : sizeof key - 1;
-                        memcpy(key, text + frames[d].key_start, n);
-                        key[n] = '\0';
-                        if (len > 0)
-                                path_append(out, &len, ".");
-                        path_append(out, &len, key);
-                } else {
-                        char idx[32];
-                        snprintf(idx, sizeof idx, "[%zu]", frames[d].index);
-                        path_append(out, &len, idx);
-                }
-        }
-}
-
-/* Reports the string whose quotes are text[open] and text[close] (a key when
- * `key`) for holding a NUL once decoded: "targets.t\u0000x: key contains a
- * NUL character (\u0000)". */
-static void report_nul(parser_t *p, const char *text, size_t open, size_t close, bool key) {
-        if (errors_full(p)) {
-                config_errors_add(p->errs, "%s", "");   /* only counted */
-                return;
-        }
-        char where[PATH_MAX_LEN];
-        path_at(text, open, !key, where);
-        if (key) {
-                size_t len = strlen(where);
-                if (len > 0)
-                        path_append(where, &len, ".");
-                path_append_n(where, &len, text + open + 1, close - open - 1);
-        }
-        perr(p, where[0] ? where : NULL, "%s contains a NUL character (\\u0000)", key ? "key" : "string");
-}
-
-/* Besides repeated keys, this scan finds strings that decode to hold a NUL
- * ("t\u0000x"): json-c 0.16 cuts object keys there and every reader of the
- * config takes C strings, so "t\u0000x" would silently be "t". Each such key
- * or string value is an error naming its path. */
-static int check_keys_and_strings(parser_t *p, const char *text, size_t len) {
-        /* Frames: object number, or 0 for an array; depth is bounded by json-c's (64). */
-        size_t frames[128], depth = 0, objects = 0;
-        bool expect_key = false;
-        key_ref_t *keys = NULL;
-        size_t n_keys = 0, alloc = 0;
-        int r = 0;
-        for (size_t i = 0; i < len; i++) {
-                char c = text[i];
-                if (c == '"' || c == '\'' || c == '/') {
-                        size_t end = json_token_end(text, len, i);
-                        bool key = c != '/' && expect_key && depth > 0 && frames[depth - 1] != 0;
-                        if (key && n_keys == alloc) {
-                                size_t na = alloc ? alloc * 2 : 64;
-                                key_ref_t *nk = realloc(keys, na * sizeof *nk);
-                                if (!nk) {
-                                        r = -ENOMEM;
-                                        goto done;
-                                }
-                                keys = nk;
-                                alloc = na;
-                        }
-                        if (c != '/') {
-                                key_ref_t ref = { .object = key ? frames[depth - 1] : 0, .offset = i };
-                                r = key_ref_decode(&ref, text, i, end);
-                                if (r < 0)
-                                        goto done;
-                                if (memchr(ref.name, '\0', ref.name_len))
-                                        report_nul(p, text, i, end, key);
-                                if (key) {
-                                        keys[n_keys++] = ref;
-                                        expect_key = false;
-                                } else
-                                        free(ref.decoded);
-                        }
-                        i = end;
-                } else if (c == '{' || c == '[') {
-                        if (depth == ELEMENTSOF(frames))
-                                break; /* deeper than json-c allows anyway */
-                        frames[depth++] = c == '{' ? ++objects : 0;
-                        expect_key = c == '{';
-                } else if (c == '}' || c == ']') {
-                        if (depth > 0)
-                                depth--;
-                        expect_key = false;
-                } else if (c == ',')
-                        expect_key = depth > 0 && frames[depth - 1] != 0;
-        }
-        /* Sorted by object, then key: equal neighbours are repeats. */
-        if (n_keys > 1)
-                qsort(keys, n_keys, sizeof *keys, key_ref_cmp);
-        for (size_t i = 1; i < n_keys; i++)
-                if (keys[i].object == keys[i - 1].object && keys[i].name_len == keys[i - 1].name_len &&
-                    memcmp(keys[i].name, keys[i - 1].name, keys[i].name_len) == 0) {
-                        if (errors_full(p)) {
-                                config_errors_add(p->errs, "%s", "");   /* only counted */
-                                continue;
-                        }
-                        size_t line, col, first_line, first_col;
-                        char where[PATH_MAX_LEN];
-                        line_col(text, keys[i].offset, &line, &col);
-                        line_col(text, keys[i - 1].offset, &first_line, &first_col);
-                        path_at(text, keys[i].offset, false, where);
-                        /* %.*s: a decoded key may hold a NUL; the message stops there. */
-                        perr(p, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
-                             "only one may be given", (int) keys[i].name_len, keys[i].name, p->cfg->source,
-                             line, col, first_line);
-                }
-done:
-        for (size_t i = 0; i < n_keys; i++)
-                free(keys[i].decoded);
-        free(keys);
-        return r;
 }
 
 static const double default_buckets[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -1329,50 +905,9 @@ int config_parse(const char *text, size_t len, const char *source, config_t **re
                 r = -EINVAL;
                 goto done;
         }
-        if (memchr(text, '\0', len)) {
-                perr(&p, NULL, "%s: not a text file (contains NUL bytes)", cfg->source);
-                r = -EINVAL;
+        r = json_text_parse(text, len, cfg->source, &root, errs);
+        if (r < 0)
                 goto done;
-        }
-
-        json_tokener *tok = json_tokener_new_ex(64);
-        if (!tok) {
-                r = -ENOMEM;
-                goto done;
-        }
-        root = json_tokener_parse_ex(tok, text, (int) len);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        size_t end = json_tokener_get_parse_end(tok);
-        if (!root && jerr == json_tokener_continue) {
-                /* A final "// comment" without a newline (ConfigMaps written with
-                 * `|-` strip it) leaves the tokener waiting for the line end. */
-                root = json_tokener_parse_ex(tok, "\n", 1);
-                jerr = json_tokener_get_error(tok);
-                if (root)
-                        end = len;
-        }
-        json_tokener_free(tok);
-        if (!root || jerr != json_tokener_success) {
-                size_t line, col;
-                line_col(text, end, &line, &col);
-                perr(&p, NULL, "%s:%zu:%zu: invalid JSON: %s", cfg->source, line, col,
-                     jerr == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(jerr));
-                r = -EINVAL;
-                goto done;
-        }
-        for (size_t i = end; i < len; i++)
-                if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') {
-                        size_t line, col;
-                        line_col(text, i, &line, &col);
-                        perr(&p, NULL, "%s:%zu:%zu: invalid JSON: unexpected text after the document", cfg->source,
-                             line, col);
-                        r = -EINVAL;
-                        goto done;
-                }
-        if (check_keys_and_strings(&p, text, len) < 0) {
-                r = -ENOMEM;
-                goto done;
-        }
         if (json_object_get_type(root) != json_type_object) {
                 perr(&p, NULL, "%s: the config must be a JSON object, got %s", cfg->source, json_type_word(root));
                 r = -EINVAL;
