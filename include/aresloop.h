@@ -8,15 +8,15 @@
 
 #include "loop.h"
 
-typedef struct ares_loop ares_loop_t;
+typedef struct aresloop aresloop_t;
 
 /* `opts`/`optmask` as for ares_init_options(); the socket-state callback is
  * added here and must not be in `optmask`. */
-int ares_loop_new(loop_t *loop, struct ares_options *opts, int optmask, ares_loop_t **ret);
+int aresloop_new(loop_t *loop, struct ares_options *opts, int optmask, aresloop_t **ret);
 /* Destroys the channel: pending callbacks run with ARES_EDESTRUCTION. */
-void ares_loop_free(ares_loop_t *al);
-ares_channel ares_loop_channel(ares_loop_t *al);
+void aresloop_free(aresloop_t *al);
+ares_channel aresloop_channel(aresloop_t *al);
 /* Re-arms the timer after queries were added or cancelled outside the loop's callbacks. */
-void ares_loop_update(ares_loop_t *al);
+void aresloop_update(aresloop_t *al);
 /* Maps an ares status to -errno (0 for ARES_SUCCESS). */
-int ares_status_to_errno(int status);
+int aresloop_status_errno(int status);

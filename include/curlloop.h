@@ -8,25 +8,25 @@
 
 #include "loop.h"
 
-typedef struct curl_loop curl_loop_t;
-typedef struct curl_loop_transfer curl_loop_transfer_t;
+typedef struct curlloop curlloop_t;
+typedef struct curlloop_transfer curlloop_transfer_t;
 
 /* Runs once when the transfer ends (rc as for curl_easy_perform()); the
  * transfer is already out of the multi handle then. */
-typedef void (*curl_loop_done_cb)(curl_loop_transfer_t *t, CURLcode rc);
+typedef void (*curlloop_done_cb)(curlloop_transfer_t *t, CURLcode rc);
 
 /* Embedded by the caller; `easy`, `done` and `userdata` are the caller's. */
-struct curl_loop_transfer {
+struct curlloop_transfer {
         CURL *easy;
-        curl_loop_done_cb done;
+        curlloop_done_cb done;
         void *userdata;
         bool active;                /* in the multi handle */
 };
 
-int curl_loop_new(loop_t *loop, curl_loop_t **ret);
+int curlloop_new(loop_t *loop, curlloop_t **ret);
 /* Every active transfer must have been removed first. */
-void curl_loop_free(curl_loop_t *cl);
+void curlloop_free(curlloop_t *cl);
 /* Starts the transfer (sets CURLOPT_PRIVATE); the callback never runs inside this call. */
-int curl_loop_add(curl_loop_t *cl, curl_loop_transfer_t *t);
+int curlloop_add(curlloop_t *cl, curlloop_transfer_t *t);
 /* Stops an active transfer without calling `done`; accepts inactive ones. */
-void curl_loop_remove(curl_loop_t *cl, curl_loop_transfer_t *t);
+void curlloop_remove(curlloop_t *cl, curlloop_transfer_t *t);

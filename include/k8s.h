@@ -32,7 +32,7 @@
  *    json_object_get() reference to keep it).
  *  - k8s_watch_free() may be called from the callback (no further callback for
  *    that watch), also for another watch of the same client; not from inside
- *    a libcurl callback of another module sharing the curl_loop_t (its done
+ *    a libcurl callback of another module sharing the curlloop_t (its done
  *    callbacks are fine). Freeing the client from a callback is not allowed.
  *  - No callback ever runs inside a k8s_* call. */
 #pragma once
@@ -83,7 +83,7 @@ typedef struct k8s_watch k8s_watch_t;
 /* The client copies `cfg`. `resolver` may be NULL when the server's host is an
  * IP literal (always so in a cluster); otherwise it is required (-EINVAL).
  * loop, curl and resolver must outlive the client. */
-int k8s_client_new(loop_t *loop, curl_loop_t *curl, resolver_t *resolver, const k8s_config_t *cfg,
+int k8s_client_new(loop_t *loop, curlloop_t *curl, resolver_t *resolver, const k8s_config_t *cfg,
                    k8s_client_t **ret);
 /* Frees the client and every watch still running on it (outside callbacks only). */
 void k8s_client_free(k8s_client_t *c);

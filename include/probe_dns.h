@@ -49,10 +49,10 @@ typedef void (*dns_probe_done_cb)(const dns_probe_result_t *result, void *userda
 
 /* A channel to exactly one server ("ip:port" parsed into `server`), with the
  * probe timeout per query. */
-int dns_server_channel_new(loop_t *loop, const struct sockaddr *server, uint64_t timeout_usec, ares_loop_t **ret);
+int dns_server_channel_new(loop_t *loop, const struct sockaddr *server, uint64_t timeout_usec, aresloop_t **ret);
 
 /* `q` (and what it points to) must outlive the probe. One probe per channel at a time. */
-int probe_dns_start(loop_t *loop, ares_loop_t *channel, const dns_query_t *q, uint64_t deadline_usec,
+int probe_dns_start(loop_t *loop, aresloop_t *channel, const dns_query_t *q, uint64_t deadline_usec,
                     dns_probe_done_cb cb, void *userdata, dns_probe_t **ret);
 void probe_dns_cancel(dns_probe_t *p);
 

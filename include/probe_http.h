@@ -31,7 +31,7 @@ typedef enum http_phase {
 
 const char *http_phase_name(http_phase_t p);
 
-typedef struct http_client http_client_t;
+typedef struct http_prober http_prober_t;
 typedef struct http_probe http_probe_t;
 
 /* A target's request, prepared once per plan: parsed URL, compiled regex,
@@ -80,14 +80,14 @@ typedef struct http_probe_result {
 
 typedef void (*http_probe_done_cb)(const http_probe_result_t *result, void *userdata);
 
-int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret);
+int http_prober_new(loop_t *loop, resolver_t *resolver, http_prober_t **ret);
 /* Cancels every probe still running (their callbacks do not run). */
-void http_client_free(http_client_t *c);
+void http_prober_free(http_prober_t *c);
 
 /* Probes `req` by connecting to `addr` (the URL host resolved by the caller,
  * `resolve_usec` is how long that took). `flags`: http_probe_flags_t. `req`
  * must outlive the probe. */
-int probe_http_start(http_client_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
+int probe_http_start(http_prober_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
                      uint64_t deadline_usec, unsigned flags, http_probe_done_cb cb, void *userdata,
                      http_probe_t **ret);
 void probe_http_cancel(http_probe_t *p);

@@ -56,7 +56,7 @@ typedef struct probe_slot {
 typedef struct dns_server {
         struct sockaddr_storage addr;
         char label[64];                /* "10.96.0.10:53": the `server` label */
-        ares_loop_t *channel;
+        aresloop_t *channel;
         metric_t *m_lookup;
         metric_t *m_responses[9];      /* by dns_response_labels[] index (agent.c), made on first use */
 } dns_server_t;
@@ -143,7 +143,7 @@ struct agent {
         char *listen;                  /* what httpd is bound to */
         char *web_config_path;         /* --web-config, or NULL */
         char *kubeconfig_path;         /* --kubeconfig, or NULL (in-cluster) */
-        curl_loop_t *k8s_curl;         /* the Kubernetes client's transfers */
+        curlloop_t *k8s_curl;         /* the Kubernetes client's transfers */
         k8s_client_t *k8s;             /* NULL until a config needs the API */
         struct k8s_service_watch *k8s_services; /* one EndpointSlice watch per Service referenced */
         size_t n_k8s_services;
@@ -171,7 +171,7 @@ struct agent {
 
         metric_family_t *f_probes, *f_duration, *f_verdict, *f_met, *f_verified, *f_mismatches, *f_last_probe,
                 *f_addresses, *f_dns_lookup, *f_dns_responses, *f_dns_search, *f_http_phase;
-        http_client_t *http;
+        http_prober_t *http;
         resolv_conf_t resolv;          /* snapshot taken at the last (re)load */
         metric_t *m_lag, *m_in_flight, *m_reload_ok, *m_reload_ts;
 

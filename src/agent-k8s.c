@@ -49,13 +49,13 @@ static int client_ensure(agent_t *a, config_errors_t *errs) {
                                           strerror(-r));
                 return r;
         }
-        r = curl_loop_new(a->loop, &a->k8s_curl);
+        r = curlloop_new(a->loop, &a->k8s_curl);
         if (r == 0)
                 r = k8s_client_new(a->loop, a->k8s_curl, a->resolver, &kc, &a->k8s);
         k8s_config_done(&kc);
         if (r < 0) {
                 config_errors_add(errs, "kubernetes: cannot set up the API client: %s", strerror(-r));
-                curl_loop_free(a->k8s_curl);
+                curlloop_free(a->k8s_curl);
                 a->k8s_curl = NULL;
         }
         return r;
@@ -292,6 +292,6 @@ void agent_k8s_free(agent_t *a) {
         a->k8s_namespaces = a->k8s_policies = NULL;
         k8s_client_free(a->k8s);
         a->k8s = NULL;
-        curl_loop_free(a->k8s_curl);
+        curlloop_free(a->k8s_curl);
         a->k8s_curl = NULL;
 }

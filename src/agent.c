@@ -608,7 +608,7 @@ static void on_row_due(sched_job_t *job, uint64_t lag_usec, void *userdata) {
 
 static void dns_servers_free(row_state_t *rs) {
         for (size_t i = 0; i < rs->n_dns_servers; i++)
-                ares_loop_free(rs->dns_servers[i].channel);
+                aresloop_free(rs->dns_servers[i].channel);
         free(rs->dns_servers);
         free(rs->dns_addrs);
         rs->dns_servers = NULL;
@@ -675,7 +675,7 @@ int row_set_dns_servers(row_state_t *rs, const struct sockaddr_storage *addrs, s
         dns_servers_free(rs);
         if (r < 0) {
                 for (size_t i = 0; i < made && servers; i++)
-                        ares_loop_free(servers[i].channel);
+                        aresloop_free(servers[i].channel);
                 free(servers);
                 free(copy);
                 return r;
@@ -756,7 +756,7 @@ int row_state_new(agent_t *a, const row_t *row, row_state_t **ret) {
                 break;
         case PROTO_HTTP:
                 /* libcurl (and its TLS library) is set up only once an http row exists. */
-                if (!a->http && (r = http_client_new(a->loop, a->resolver, &a->http)) < 0)
+                if (!a->http && (r = http_prober_new(a->loop, a->resolver, &a->http)) < 0)
                         goto fail;
                 if ((r = http_request_new(&row->target->http, &rs->http_req)) < 0)
                         goto fail;
@@ -1208,7 +1208,7 @@ void agent_free(agent_t *a) {
         loop_timer_free(a->evidence_timer);
         httpd_free(a->httpd);
         responder_free(a->responder);
-        http_client_free(a->http);
+        http_prober_free(a->http);
         resolver_free(a->resolver);
         if (a->sched)
                 sched_free(a->sched);

@@ -32,7 +32,7 @@
 
 struct k8s_client {
         loop_t *loop;
-        curl_loop_t *curl;
+        curlloop_t *curl;
         resolver_t *resolver;
         char *server;                /* "https://host:port[/prefix]", no trailing '/' */
         char *host;                  /* without brackets */
@@ -71,7 +71,7 @@ struct k8s_watch {
 
         /* the request in flight */
         request_kind_t kind;
-        curl_loop_transfer_t t;      /* t.easy reused across requests */
+        curlloop_transfer_t t;      /* t.easy reused across requests */
         struct curl_slist *headers;
         struct curl_slist *resolve_list;
         resolve_req_t *resolve;
@@ -352,7 +352,7 @@ static void on_reap(loop_timer_t *t, void *userdata) {
         }
 }
 
-int k8s_client_new(loop_t *loop, curl_loop_t *curl, resolver_t *resolver, const k8s_config_t *cfg,
+int k8s_client_new(loop_t *loop, curlloop_t *curl, resolver_t *resolver, const k8s_config_t *cfg,
                    k8s_client_t **ret) {
         if (!cfg || !cfg->server)
                 return -EINVAL;
@@ -456,7 +456,7 @@ static void clear_request_state(k8s_watch_t *w) {
         resolver_cancel(w->resolve);
         w->resolve = NULL;
         if (w->t.active)
-                curl_loop_remove(w->client->curl, &w->t);
+                curlloop_remove(w->client->curl, &w->t);
         curl_slist_free_all(w->headers);
         w->headers = NULL;
         curl_slist_free_all(w->resolve_list);
@@ -925,7 +925,7 @@ static void on_watch_end(k8s_watch_t *w) {
         request_start(w);
 }
 
-static void on_done(curl_loop_transfer_t *t, CURLcode rc) {
+static void on_done(curlloop_transfer_t *t, CURLcode rc) {
         k8s_watch_t *w = t->userdata;
         if (w->released)
                 return;
@@ -1033,7 +1033,7 @@ static void transfer_start(k8s_watch_t *w) {
         w->started_usec = mono_usec();
         sb_init(&w->body, w->kind == REQUEST_LIST ? w->opts.max_page_bytes : 0);
         sb_init(&w->line, 0);
-        int r = curl_loop_add(c->curl, &w->t);
+        int r = curlloop_add(c->curl, &w->t);
         if (r < 0)
                 fail(w, r, "%s %s: cannot start the transfer", request_name(w), w->path);
 }

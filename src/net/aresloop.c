@@ -6,20 +6,20 @@
 
 #include "util.h"
 
-typedef struct ares_loop_socket {
+typedef struct aresloop_socket {
         ares_socket_t fd;
         loop_io_t *io;
-} ares_loop_socket_t;
+} aresloop_socket_t;
 
-struct ares_loop {
+struct aresloop {
         loop_t *loop;
         ares_channel channel;
         loop_timer_t *timer;          /* c-ares' own timeouts */
-        ares_loop_socket_t *sockets;  /* the few sockets c-ares has open */
+        aresloop_socket_t *sockets;  /* the few sockets c-ares has open */
         size_t n_sockets;
 };
 
-int ares_status_to_errno(int status) {
+int aresloop_status_errno(int status) {
         switch (status) {
         case ARES_SUCCESS: return 0;
         case ARES_ENODATA:
@@ -34,7 +34,7 @@ int ares_status_to_errno(int status) {
         }
 }
 
-void ares_loop_update(ares_loop_t *al) {
+void aresloop_update(aresloop_t *al) {
         struct timeval tv, *next = ares_timeout(al->channel, NULL, &tv);
         if (!next) {
                 loop_timer_disarm(al->timer);
@@ -44,21 +44,21 @@ void ares_loop_update(ares_loop_t *al) {
 }
 
 static void on_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
-        ares_loop_t *al = userdata;
+        aresloop_t *al = userdata;
         ares_socket_t rfd = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD;
         ares_socket_t wfd = events & EPOLLOUT ? fd : ARES_SOCKET_BAD;
         ares_process_fd(al->channel, rfd, wfd);
-        ares_loop_update(al);
+        aresloop_update(al);
 }
 
 static void on_timer(loop_timer_t *t, void *userdata) {
-        ares_loop_t *al = userdata;
+        aresloop_t *al = userdata;
         ares_process_fd(al->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        ares_loop_update(al);
+        aresloop_update(al);
 }
 
 static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
-        ares_loop_t *al = data;
+        aresloop_t *al = data;
         size_t i;
         for (i = 0; i < al->n_sockets; i++)
                 if (al->sockets[i].fd == fd)
@@ -76,24 +76,24 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
                 (void) loop_io_set_events(al->sockets[i].io, events);
                 return;
         }
-        ares_loop_socket_t *s = realloc(al->sockets, (al->n_sockets + 1) * sizeof *s);
+        aresloop_socket_t *s = realloc(al->sockets, (al->n_sockets + 1) * sizeof *s);
         if (!s)
                 return; /* the query times out; nothing else can be done here */
         al->sockets = s;
         loop_io_t *io;
         if (loop_io_add(al->loop, fd, events, on_io, al, "c-ares", &io) < 0)
                 return;
-        al->sockets[al->n_sockets++] = (ares_loop_socket_t) { .fd = fd, .io = io };
+        al->sockets[al->n_sockets++] = (aresloop_socket_t) { .fd = fd, .io = io };
 }
 
-int ares_loop_new(loop_t *loop, struct ares_options *opts, int optmask, ares_loop_t **ret) {
+int aresloop_new(loop_t *loop, struct ares_options *opts, int optmask, aresloop_t **ret) {
         static bool library_ready;
         if (!library_ready) {
                 if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
                         return -ENOMEM;
                 library_ready = true;
         }
-        ares_loop_t *al = calloc(1, sizeof *al);
+        aresloop_t *al = calloc(1, sizeof *al);
         if (!al)
                 return -ENOMEM;
         al->loop = loop;
@@ -114,7 +114,7 @@ int ares_loop_new(loop_t *loop, struct ares_options *opts, int optmask, ares_loo
         return 0;
 }
 
-void ares_loop_free(ares_loop_t *al) {
+void aresloop_free(aresloop_t *al) {
         if (!al)
                 return;
         ares_destroy(al->channel); /* pending callbacks see ARES_EDESTRUCTION; sockets report closed */
@@ -125,6 +125,6 @@ void ares_loop_free(ares_loop_t *al) {
         free(al);
 }
 
-ares_channel ares_loop_channel(ares_loop_t *al) {
+ares_channel aresloop_channel(aresloop_t *al) {
         return al->channel;
 }

@@ -6,19 +6,19 @@
 
 #include "util.h"
 
-struct curl_loop {
+struct curlloop {
         loop_t *loop;
         CURLM *multi;
         loop_timer_t *timer;        /* curl's timeout */
 };
 
-static void process_done(curl_loop_t *cl) {
+static void process_done(curlloop_t *cl) {
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(cl->multi, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
-                curl_loop_transfer_t *t = NULL;
+                curlloop_transfer_t *t = NULL;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
                 CURLcode rc = msg->data.result;
                 curl_multi_remove_handle(cl->multi, msg->easy_handle);
@@ -28,7 +28,7 @@ static void process_done(curl_loop_t *cl) {
 }
 
 static void on_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
-        curl_loop_t *cl = userdata;
+        curlloop_t *cl = userdata;
         int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                     (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
         int running;
@@ -38,7 +38,7 @@ static void on_io(loop_io_t *io, int fd, uint32_t events, void *userdata) {
 }
 
 static void on_timer(loop_timer_t *t, void *userdata) {
-        curl_loop_t *cl = userdata;
+        curlloop_t *cl = userdata;
         int running;
         if (curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
                 loop_timer_arm(cl->timer, mono_usec() + 10 * USEC_PER_MSEC); /* e.g. out of memory: retry */
@@ -46,7 +46,7 @@ static void on_timer(loop_timer_t *t, void *userdata) {
 }
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-        curl_loop_t *cl = userp;
+        curlloop_t *cl = userp;
         loop_io_t *io = socketp;
         if (what == CURL_POLL_REMOVE) {
                 /* curl closes s after this: forget it first. */
@@ -64,7 +64,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 }
 
 static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
-        curl_loop_t *cl = userp;
+        curlloop_t *cl = userp;
         if (timeout_ms < 0)
                 loop_timer_disarm(cl->timer);
         else
@@ -72,14 +72,14 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
         return 0;
 }
 
-int curl_loop_new(loop_t *loop, curl_loop_t **ret) {
+int curlloop_new(loop_t *loop, curlloop_t **ret) {
         static bool curl_ready;
         if (!curl_ready) {
                 if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                         return -ENOMEM;
                 curl_ready = true;
         }
-        curl_loop_t *cl = calloc(1, sizeof *cl);
+        curlloop_t *cl = calloc(1, sizeof *cl);
         if (!cl)
                 return -ENOMEM;
         cl->loop = loop;
@@ -102,7 +102,7 @@ int curl_loop_new(loop_t *loop, curl_loop_t **ret) {
         return 0;
 }
 
-void curl_loop_free(curl_loop_t *cl) {
+void curlloop_free(curlloop_t *cl) {
         if (!cl)
                 return;
         curl_multi_cleanup(cl->multi);
@@ -110,7 +110,7 @@ void curl_loop_free(curl_loop_t *cl) {
         free(cl);
 }
 
-int curl_loop_add(curl_loop_t *cl, curl_loop_transfer_t *t) {
+int curlloop_add(curlloop_t *cl, curlloop_transfer_t *t) {
         curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
         if (curl_multi_add_handle(cl->multi, t->easy) != CURLM_OK)
                 return -ENOMEM;
@@ -118,7 +118,7 @@ int curl_loop_add(curl_loop_t *cl, curl_loop_transfer_t *t) {
         return 0;
 }
 
-void curl_loop_remove(curl_loop_t *cl, curl_loop_transfer_t *t) {
+void curlloop_remove(curlloop_t *cl, curlloop_transfer_t *t) {
         if (!t->active)
                 return;
         curl_multi_remove_handle(cl->multi, t->easy);

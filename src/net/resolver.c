@@ -14,7 +14,7 @@
 
 struct resolver {
         loop_t *loop;
-        ares_loop_t *al;            /* the channel for names, driven by the loop */
+        aresloop_t *al;            /* the channel for names, driven by the loop */
 };
 
 struct resolve_req {
@@ -42,7 +42,7 @@ int resolver_new(loop_t *loop, resolver_t **ret) {
                 .timeout = 1000, /* ms per try; the probe's own deadline bounds the total */
                 .tries = 2,
         };
-        int err = ares_loop_new(loop, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES, &r->al);
+        int err = aresloop_new(loop, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES, &r->al);
         if (err < 0) {
                 free(r);
                 return err;
@@ -60,7 +60,7 @@ static void req_free(resolve_req_t *req) {
 void resolver_free(resolver_t *r) {
         if (!r)
                 return;
-        ares_loop_free(r->al); /* runs pending callbacks with ARES_EDESTRUCTION */
+        aresloop_free(r->al); /* runs pending callbacks with ARES_EDESTRUCTION */
         free(r);
 }
 
@@ -91,7 +91,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
                 req_free(req);
                 return;
         }
-        req->status = ares_status_to_errno(status);
+        req->status = aresloop_status_errno(status);
         if (status == ARES_SUCCESS && res) {
                 size_t n = 0;
                 for (struct ares_addrinfo_node *node = res->nodes; node; node = node->ai_next)
@@ -151,8 +151,8 @@ int resolver_lookup(resolver_t *r, const char *host, uint16_t port, size_t max_a
         req->in_ares = true;
         *ret = req;
         /* May call on_addrinfo synchronously; it only stores and defers. */
-        ares_getaddrinfo(ares_loop_channel(r->al), host, NULL, &hints, on_addrinfo, req);
-        ares_loop_update(r->al);
+        ares_getaddrinfo(aresloop_channel(r->al), host, NULL, &hints, on_addrinfo, req);
+        aresloop_update(r->al);
         return 0;
 }
 

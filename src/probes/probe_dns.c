@@ -44,7 +44,7 @@ int dns_rcode_from_name(const char *name) {
 
 struct dns_probe {
         loop_t *loop;
-        ares_loop_t *channel;
+        aresloop_t *channel;
         const dns_query_t *q;
         dns_probe_done_cb cb;
         void *userdata;
@@ -60,15 +60,15 @@ struct dns_probe {
         dns_probe_result_t result;
 };
 
-int dns_server_channel_new(loop_t *loop, const struct sockaddr *server, uint64_t timeout_usec, ares_loop_t **ret) {
+int dns_server_channel_new(loop_t *loop, const struct sockaddr *server, uint64_t timeout_usec, aresloop_t **ret) {
         struct ares_options opts = {
                 /* One server, one try, its answer whatever the rcode: what is measured is this server. */
                 .flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_STAYOPEN,
                 .timeout = (int) ((timeout_usec + 999) / 1000),
                 .tries = 1,
         };
-        ares_loop_t *al;
-        int r = ares_loop_new(loop, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES, &al);
+        aresloop_t *al;
+        int r = aresloop_new(loop, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES, &al);
         if (r < 0)
                 return r;
         struct ares_addr_port_node node = { 0 };
@@ -83,10 +83,10 @@ int dns_server_channel_new(loop_t *loop, const struct sockaddr *server, uint64_t
                 memcpy(&node.addr.addr6, &in6->sin6_addr, sizeof in6->sin6_addr);
                 node.udp_port = node.tcp_port = ntohs(in6->sin6_port);
         }
-        int status = ares_set_servers_ports(ares_loop_channel(al), &node);
+        int status = ares_set_servers_ports(aresloop_channel(al), &node);
         if (status != ARES_SUCCESS) {
-                ares_loop_free(al);
-                return ares_status_to_errno(status) ? ares_status_to_errno(status) : -EIO;
+                aresloop_free(al);
+                return aresloop_status_errno(status) ? aresloop_status_errno(status) : -EIO;
         }
         *ret = al;
         return 0;
@@ -139,13 +139,13 @@ void probe_dns_cancel(dns_probe_t *p) {
         if (!p)
                 return;
         if (p->in_flight) {
-                ares_loop_t *channel = p->channel;
+                aresloop_t *channel = p->channel;
                 p->cancelling = true;
                 p->cb = NULL;
                 /* The callback runs now with ARES_ECANCELLED and frees the probe:
                  * p must not be touched after ares_cancel(). */
-                ares_cancel(ares_loop_channel(channel));
-                ares_loop_update(channel);
+                ares_cancel(aresloop_channel(channel));
+                aresloop_update(channel);
                 return;
         }
         probe_free(p);
@@ -248,7 +248,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
         }
         if (status != ARES_SUCCESS || !abuf || alen < NS_HFIXEDSZ) {
                 record_response(p, "error");
-                finish(p, OUTCOME_LOCAL_ERROR, -ares_status_to_errno(status));
+                finish(p, OUTCOME_LOCAL_ERROR, -aresloop_status_errno(status));
                 return;
         }
         int rcode = abuf[3] & 0x0f;
@@ -271,12 +271,12 @@ static int send_next(dns_probe_t *p) {
         const char *name = p->names[p->next_name++];
         int status = ares_create_query(name, ns_c_in, p->q->type, 0, 1, &qbuf, &qlen, 0);
         if (status != ARES_SUCCESS)
-                return ares_status_to_errno(status) ? ares_status_to_errno(status) : -EINVAL;
+                return aresloop_status_errno(status) ? aresloop_status_errno(status) : -EINVAL;
         p->query_start_usec = mono_usec();
         p->in_flight = true;
-        ares_send(ares_loop_channel(p->channel), qbuf, qlen, on_answer, p);
+        ares_send(aresloop_channel(p->channel), qbuf, qlen, on_answer, p);
         ares_free_string(qbuf);
-        ares_loop_update(p->channel);
+        aresloop_update(p->channel);
         return 0;
 }
 
@@ -285,8 +285,8 @@ static void on_timer(loop_timer_t *t, void *userdata) {
         if (!p->done) {
                 /* Deadline: cancel the query; on_answer turns that into a timeout. */
                 p->cancelling = true;
-                ares_cancel(ares_loop_channel(p->channel));
-                ares_loop_update(p->channel);
+                ares_cancel(aresloop_channel(p->channel));
+                aresloop_update(p->channel);
                 if (!p->done) /* no callback came (none in flight) */
                         finish(p, OUTCOME_TIMEOUT, ETIMEDOUT);
                 return;
@@ -299,7 +299,7 @@ static void on_timer(loop_timer_t *t, void *userdata) {
                 cb(&result, ud);
 }
 
-int probe_dns_start(loop_t *loop, ares_loop_t *channel, const dns_query_t *q, uint64_t deadline_usec,
+int probe_dns_start(loop_t *loop, aresloop_t *channel, const dns_query_t *q, uint64_t deadline_usec,
                     dns_probe_done_cb cb, void *userdata, dns_probe_t **ret) {
         dns_probe_t *p = calloc(1, sizeof *p);
         if (!p)

@@ -49,18 +49,18 @@ struct http_request {
         bool has_body_re;
 };
 
-struct http_client {
+struct http_prober {
         loop_t *loop;
         resolver_t *resolver;
-        curl_loop_t *curl;
+        curlloop_t *curl;
         const char *system_ca_file;  /* the system CA bundle for targets without ca_file; NULL: curl's default */
-        http_probe_t *probes;        /* running, for http_client_free() */
+        http_probe_t *probes;        /* running, for http_prober_free() */
 };
 
 struct http_probe {
-        http_client_t *client;
+        http_prober_t *client;
         const http_request_t *req;
-        curl_loop_transfer_t transfer; /* .easy is the probe's handle, reused across redirects */
+        curlloop_transfer_t transfer; /* .easy is the probe's handle, reused across redirects */
         struct curl_slist *connect_to;
         char *url;                   /* current hop's URL (redirects) */
         uint64_t deadline;
@@ -223,14 +223,14 @@ static const char *system_ca_file(void) {
         return NULL;
 }
 
-int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret) {
-        http_client_t *c = calloc(1, sizeof *c);
+int http_prober_new(loop_t *loop, resolver_t *resolver, http_prober_t **ret) {
+        http_prober_t *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->loop = loop;
         c->resolver = resolver;
         c->system_ca_file = system_ca_file();
-        int r = curl_loop_new(loop, &c->curl);
+        int r = curlloop_new(loop, &c->curl);
         if (r < 0) {
                 free(c);
                 return r;
@@ -241,12 +241,12 @@ int http_client_new(loop_t *loop, resolver_t *resolver, http_client_t **ret) {
 
 static void probe_free(http_probe_t *p);
 
-void http_client_free(http_client_t *c) {
+void http_prober_free(http_prober_t *c) {
         if (!c)
                 return;
         while (c->probes)
                 probe_free(c->probes);
-        curl_loop_free(c->curl);
+        curlloop_free(c->curl);
         free(c);
 }
 
@@ -353,7 +353,7 @@ static int on_sockopt(void *userdata, curl_socket_t fd, curlsocktype purpose) {
 }
 
 static void probe_unlink(http_probe_t *p) {
-        http_client_t *c = p->client;
+        http_prober_t *c = p->client;
         if (p->prev)
                 p->prev->next = p->next;
         else if (c->probes == p)
@@ -368,7 +368,7 @@ static void probe_free(http_probe_t *p) {
         resolver_cancel(p->resolve);
         loop_timer_free(p->deadline_timer);
         if (p->transfer.easy) {
-                curl_loop_remove(p->client->curl, &p->transfer);
+                curlloop_remove(p->client->curl, &p->transfer);
                 curl_easy_cleanup(p->transfer.easy);
         }
         curl_slist_free_all(p->connect_to);
@@ -418,7 +418,7 @@ static void on_redirect_resolved(int status, const struct sockaddr_storage *addr
                 finish(p, OUTCOME_LOCAL_ERROR, -r);
 }
 
-static void hop_done(curl_loop_transfer_t *t, CURLcode rc);
+static void hop_done(curlloop_transfer_t *t, CURLcode rc);
 
 /* The probe's own bound: a redirect's host still resolving at the deadline,
  * or a transfer curl has not ended by the deadline and the grace after it. */
@@ -505,7 +505,7 @@ static outcome_t outcome_from_errno(long err) {
         }
 }
 
-static void hop_done(curl_loop_transfer_t *t, CURLcode rc) {
+static void hop_done(curlloop_transfer_t *t, CURLcode rc) {
         http_probe_t *p = t->userdata;
         CURL *e = t->easy;
         long status = 0, os_errno = 0;
@@ -676,7 +676,7 @@ static int hop_start(http_probe_t *p, const struct sockaddr *addr) {
         }
         p->transfer.done = hop_done;
         p->transfer.userdata = p;
-        r = curl_loop_add(p->client->curl, &p->transfer);
+        r = curlloop_add(p->client->curl, &p->transfer);
         if (r == 0)
                 loop_timer_arm(p->deadline_timer, p->deadline + HTTP_STALL_GRACE_USEC);
 done:
@@ -686,7 +686,7 @@ done:
         return r;
 }
 
-int probe_http_start(http_client_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
+int probe_http_start(http_prober_t *c, const http_request_t *req, const struct sockaddr *addr, uint64_t resolve_usec,
                      uint64_t deadline_usec, unsigned flags, http_probe_done_cb cb, void *userdata,
                      http_probe_t **ret) {
         http_probe_t *p = calloc(1, sizeof *p);

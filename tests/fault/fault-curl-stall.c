@@ -72,7 +72,7 @@ static void expect(bool ok, const char *what) {
 
 /* Runs one probe to completion (or WAIT_LIMIT_USEC); returns whether its
  * callback ran. */
-static bool run_probe(loop_t *loop, http_client_t *client, const http_request_t *req, outcome_box_t *box,
+static bool run_probe(loop_t *loop, http_prober_t *client, const http_request_t *req, outcome_box_t *box,
                       uint64_t *ret_deadline) {
         struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(STALL_PORT) };
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -122,9 +122,9 @@ int main(void) {
 
         loop_t *loop = NULL;
         resolver_t *resolver = NULL;
-        http_client_t *client = NULL;
+        http_prober_t *client = NULL;
         http_request_t *req = NULL;
-        if (loop_new(&loop) < 0 || resolver_new(loop, &resolver) < 0 || http_client_new(loop, resolver, &client) < 0 ||
+        if (loop_new(&loop) < 0 || resolver_new(loop, &resolver) < 0 || http_prober_new(loop, resolver, &client) < 0 ||
             http_request_new(&cfg->targets[0].http, &req) < 0) {
                 printf("FAIL: set-up\n");
                 return 1;
@@ -156,7 +156,7 @@ int main(void) {
         }
 
         http_request_free(req);
-        http_client_free(client);
+        http_prober_free(client);
         resolver_free(resolver);
         loop_free(loop);
         close(listener);

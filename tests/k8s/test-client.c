@@ -150,10 +150,10 @@ static void on_tick(loop_timer_t *t, void *userdata) {
 
 static void test_client_arguments_and_refused(void **state) {
         loop_t *loop;
-        curl_loop_t *curl;
+        curlloop_t *curl;
         k8s_client_t *c = NULL;
         assert_int_equal(loop_new(&loop), 0);
-        assert_int_equal(curl_loop_new(loop, &curl), 0);
+        assert_int_equal(curlloop_new(loop, &curl), 0);
 
         k8s_config_t cfg = { .server = "https://kubernetes.example:6443" };
         assert_int_equal(k8s_client_new(loop, curl, NULL, &cfg, &c), -EINVAL);  /* a name needs a resolver */
@@ -213,7 +213,7 @@ static void test_client_arguments_and_refused(void **state) {
         loop_timer_free(tick);
         k8s_client_free(c);
         k8s_client_free(NULL);
-        curl_loop_free(curl);
+        curlloop_free(curl);
         loop_free(loop);
         free(token);
 }

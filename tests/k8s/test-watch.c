@@ -6,7 +6,7 @@
  *   K8S_FAKE_TOKEN_FILE  the token file the client reads (this test rewrites it)
  *   K8S_FAKE_DIR         a scratch directory (other CA, configs)
  *
- * Every test resets the server, builds a loop + curl_loop + client, scripts
+ * Every test resets the server, builds a loop + curlloop + client, scripts
  * the server through its control endpoint (a blocking curl call from the
  * test, outside the loop) and runs the loop until the expected callbacks have
  * happened, each wait bounded. A recorder applies the callbacks the way a
@@ -176,7 +176,7 @@ typedef struct recorder {
 
 typedef struct fixture {
         loop_t *loop;
-        curl_loop_t *curl;
+        curlloop_t *curl;
         resolver_t *resolver;
         k8s_client_t *client;
         recorder_t rec[4];
@@ -253,7 +253,7 @@ static int setup(void **state) {
         ctl("{\"op\":\"reset\"}");
         write_token(initial_token, false);
         assert_int_equal(loop_new(&f->loop), 0);
-        assert_int_equal(curl_loop_new(f->loop, &f->curl), 0);
+        assert_int_equal(curlloop_new(f->loop, &f->curl), 0);
         assert_int_equal(resolver_new(f->loop, &f->resolver), 0);
         f->client = client_for(f, base_url, fake_ca);
         for (size_t i = 0; i < ELEMENTSOF(f->rec); i++) {
@@ -275,7 +275,7 @@ static int teardown(void **state) {
         usleep(100 * 1000);
         loop_timer_free(f->tick);
         resolver_free(f->resolver);
-        curl_loop_free(f->curl);
+        curlloop_free(f->curl);
         loop_free(f->loop);
         for (size_t i = 0; i < ELEMENTSOF(f->rec); i++) {
                 sb_free(&f->rec[i].log);
