@@ -32,6 +32,11 @@ void json_path_key(char out[JSON_PATH_MAX], const char *base, const char *key);
 /* `base` + "[i]". */
 void json_path_index(char out[JSON_PATH_MAX], const char *base, size_t i);
 
+/* Adds "path: message" (the message alone for an empty or NULL path); the
+ * message is cut at JSON_PATH_MAX bytes. */
+void config_errors_add_at(config_errors_t *errs, const char *path, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* Parses `len` bytes of JSON as json-c does (comments allowed, depth 64) and
  * reports, with `source` and line:column or the JSON path, what json-c lets
  * through: a NUL byte in the text, text after the document, keys repeated in

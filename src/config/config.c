@@ -106,18 +106,8 @@ typedef struct parser {
         bool oom;
 } parser_t;
 
-static void perr(parser_t *p, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void perr(parser_t *p, const char *path, const char *fmt, ...) {
-        char msg[PATH_MAX_LEN];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        if (path && *path)
-                config_errors_add(p->errs, "%s: %s", path, msg);
-        else
-                config_errors_add(p->errs, "%s", msg);
-}
+/* "path: message" into the parser's error list (config_errors_add_at()). */
+#define perr(p, path, ...) config_errors_add_at((p)->errs, (path), __VA_ARGS__)
 
 static const char *json_type_word(json_object *v) {
         switch (json_object_get_type(v)) {

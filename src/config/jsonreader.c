@@ -175,9 +175,7 @@ void json_path_index(char out[JSON_PATH_MAX], const char *base, size_t i) {
         path_append(out, &len, idx);
 }
 
-/* "path: message", or the message alone for an empty or NULL path. */
-static void jerr(config_errors_t *errs, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void jerr(config_errors_t *errs, const char *path, const char *fmt, ...) {
+void config_errors_add_at(config_errors_t *errs, const char *path, const char *fmt, ...) {
         char msg[JSON_PATH_MAX];
         va_list ap;
         va_start(ap, fmt);
@@ -373,7 +371,7 @@ static void report_nul(config_errors_t *errs, const char *text, size_t open, siz
                         path_append(where, &len, ".");
                 path_append_n(where, &len, text + open + 1, close - open - 1);
         }
-        jerr(errs, where[0] ? where : NULL, "%s contains a NUL character (\\u0000)", key ? "key" : "string");
+        config_errors_add_at(errs, where[0] ? where : NULL, "%s contains a NUL character (\\u0000)", key ? "key" : "string");
 }
 
 /* Besides repeated keys, this scan finds strings that decode to hold a NUL
@@ -444,7 +442,7 @@ static int check_keys_and_strings(config_errors_t *errs, const char *source, con
                         line_col(text, keys[i - 1].offset, &first_line, &first_col);
                         path_at(text, keys[i].offset, false, where);
                         /* %.*s: a decoded key may hold a NUL; the message stops there. */
-                        jerr(errs, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
+                        config_errors_add_at(errs, where[0] ? where : NULL, "duplicate key \"%.*s\" at %s:%zu:%zu (first at line %zu); "
                              "only one may be given", (int) keys[i].name_len, keys[i].name, source,
                              line, col, first_line);
                 }
@@ -460,7 +458,7 @@ int json_text_parse(const char *text, size_t len, const char *source, struct jso
         json_object *root = NULL;
         int r = 0;
         if (memchr(text, '\0', len)) {
-                jerr(errs, NULL, "%s: not a text file (contains NUL bytes)", source);
+                config_errors_add_at(errs, NULL, "%s: not a text file (contains NUL bytes)", source);
                 r = -EINVAL;
                 goto done;
         }
@@ -485,7 +483,7 @@ int json_text_parse(const char *text, size_t len, const char *source, struct jso
         if (!root || tok_err != json_tokener_success) {
                 size_t line, col;
                 line_col(text, end, &line, &col);
-                jerr(errs, NULL, "%s:%zu:%zu: invalid JSON: %s", source, line, col,
+                config_errors_add_at(errs, NULL, "%s:%zu:%zu: invalid JSON: %s", source, line, col,
                      tok_err == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(tok_err));
                 r = -EINVAL;
                 goto done;
@@ -494,7 +492,7 @@ int json_text_parse(const char *text, size_t len, const char *source, struct jso
                 if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') {
                         size_t line, col;
                         line_col(text, i, &line, &col);
-                        jerr(errs, NULL, "%s:%zu:%zu: invalid JSON: unexpected text after the document", source,
+                        config_errors_add_at(errs, NULL, "%s:%zu:%zu: invalid JSON: unexpected text after the document", source,
                              line, col);
                         r = -EINVAL;
                         goto done;
