@@ -83,18 +83,9 @@ static void verdicts(const netpol_cluster_t *c, uint8_t *bits, size_t n_bits) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        if (size > (1u << 20))
+        struct json_object *root = fuzz_parse_json(data, size, JSON_DEPTH);
+        if (!root)
                 return 0;
-        json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-        if (!tok)
-                return 0;
-        struct json_object *root = json_tokener_parse_ex(tok, (const char *) data, (int) size);
-        bool ok = root && json_tokener_get_error(tok) == json_tokener_success;
-        json_tokener_free(tok);
-        if (!ok) {
-                json_object_put(root);
-                return 0;
-        }
         netpol_cluster_t *c = build(root);
         if (c) {
                 size_t n = netpol_pod_count(c);

@@ -22,3 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
                         abort();                                                                            \
                 }                                                                                           \
         } while (0)
+
+struct json_object;
+/* The fuzz input as one JSON document (at most 1 MiB, json-c's nesting
+ * depth `depth`), or NULL when it is not one (the input is then skipped). */
+struct json_object *fuzz_parse_json(const uint8_t *data, size_t size, int depth);
