@@ -286,32 +286,36 @@ static void put_name(strbuf_t *sb, const char *s, bool text) {
                 sb_putc(sb, (unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
-static void put_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod, bool text) {
-        put_name(sb, netpol_pod_namespace(c, pod), text);
+/* "NAMESPACE/NAME"; `text`: for a terminal (put_name()). */
+static void put_ns_name(strbuf_t *sb, const char *ns, const char *name, bool text) {
+        put_name(sb, ns, text);
         sb_putc(sb, '/');
-        put_name(sb, netpol_pod_name(c, pod), text);
+        put_name(sb, name, text);
+}
+
+static void put_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod, bool text) {
+        put_ns_name(sb, netpol_pod_namespace(c, pod), netpol_pod_name(c, pod), text);
+}
+
+/* "NAMESPACE/NAME" as a JSON string. */
+static void json_ns_name(strbuf_t *sb, const char *ns, const char *name) {
+        strbuf_t t;
+        sb_init(&t, 0);
+        put_ns_name(&t, ns, name, false);
+        sb_put_json_string(sb, t.data ? t.data : "");
+        sb_free(&t);
 }
 
 static void put_policy(strbuf_t *sb, const netpol_cluster_t *c, size_t pol, bool text) {
-        put_name(sb, netpol_policy_namespace(c, pol), text);
-        sb_putc(sb, '/');
-        put_name(sb, netpol_policy_name(c, pol), text);
+        put_ns_name(sb, netpol_policy_namespace(c, pol), netpol_policy_name(c, pol), text);
 }
 
 static void json_pod(strbuf_t *sb, const netpol_cluster_t *c, size_t pod) {
-        strbuf_t t;
-        sb_init(&t, 0);
-        put_pod(&t, c, pod, false);
-        sb_put_json_string(sb, t.data ? t.data : "");
-        sb_free(&t);
+        json_ns_name(sb, netpol_pod_namespace(c, pod), netpol_pod_name(c, pod));
 }
 
 static void json_policy(strbuf_t *sb, const netpol_cluster_t *c, size_t pol) {
-        strbuf_t t;
-        sb_init(&t, 0);
-        put_policy(&t, c, pol, false);
-        sb_put_json_string(sb, t.data ? t.data : "");
-        sb_free(&t);
+        json_ns_name(sb, netpol_policy_namespace(c, pol), netpol_policy_name(c, pol));
 }
 
 /* {"pod": ..., "isolated": bool, "policies": [...], "allowed_by": [{"policy", "rule"}]} */

@@ -456,12 +456,19 @@ static const bad_case_t nul_cases[] = {
           { "agent.responder.note: " NUL_STR, NULL } },
 };
 
-static void test_nul_in_strings(void **state)
+/* Runs every case of a table through run_bad_case(); the count that failed. */
+static unsigned run_bad_cases(const bad_case_t *cases, size_t n)
 {
         unsigned failed = 0;
-        for (size_t i = 0; i < ELEMENTSOF(nul_cases); i++)
-                if (!run_bad_case(&nul_cases[i]))
+        for (size_t i = 0; i < n; i++)
+                if (!run_bad_case(&cases[i]))
                         failed++;
+        return failed;
+}
+
+static void test_nul_in_strings(void **state)
+{
+        unsigned failed = run_bad_cases(nul_cases, ELEMENTSOF(nul_cases));
         if (failed)
                 fail_msg("%u of %zu strings holding a NUL were accepted or misreported", failed,
                          ELEMENTSOF(nul_cases));
@@ -520,10 +527,7 @@ static void test_duplicate_scan_follows_json_c(void **state)
 
 static void test_duplicate_json_keys(void **state)
 {
-        unsigned failed = 0;
-        for (size_t i = 0; i < ELEMENTSOF(duplicate_key_cases); i++)
-                if (!run_bad_case(&duplicate_key_cases[i]))
-                        failed++;
+        unsigned failed = run_bad_cases(duplicate_key_cases, ELEMENTSOF(duplicate_key_cases));
         if (failed)
                 fail_msg("%u of %zu duplicate-key inputs were accepted or misreported", failed,
                          ELEMENTSOF(duplicate_key_cases));
@@ -531,10 +535,7 @@ static void test_duplicate_json_keys(void **state)
 
 static void test_bad_inputs(void **state)
 {
-        unsigned failed = 0;
-        for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++)
-                if (!run_bad_case(&bad_cases[i]))
-                        failed++;
+        unsigned failed = run_bad_cases(bad_cases, ELEMENTSOF(bad_cases));
         print_message("    %zu bad inputs, %u misbehaved\n", ELEMENTSOF(bad_cases), failed);
         if (failed)
                 fail_msg("%u of %zu bad inputs misbehaved (see above)", failed, ELEMENTSOF(bad_cases));
